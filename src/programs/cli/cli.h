@@ -1,0 +1,45 @@
+/*
+ * The `quarry` command-line client. Commands are tables of {name, handler, usage, help}; each handler
+ * gets the arguments after its name and returns the process exit code:
+ *   0  success (for checks: valid / verified)
+ *   1  the thing checked is invalid, or the server refused
+ *   2  usage error, or an I/O error before anything could be checked
+ */
+#ifndef QUARRY_CLI_H
+#define QUARRY_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/base.h"
+
+enum { CLI_OK = 0, CLI_INVALID = 1, CLI_USAGE = 2 };
+
+struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *help;
+};
+
+/* Runs the command named argv[0] from `table`, or prints the table's help. `prog` prefixes usage. */
+int cli_dispatch(const struct cli_cmd *table, size_t count, const char *prog, int argc, char **argv);
+int cli_usage_error(const char *usage, const char *fmt, ...) QY_PRINTF(2, 3);
+
+/* Options parsing: flags start with "--"; the rest are positional. Unknown flags are usage errors. */
+struct cli_opt {
+    const char *name;  /* "--json" */
+    bool takes_value;
+    const char **value; /* for takes_value */
+    bool *flag;         /* for plain flags */
+};
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, char **pos, size_t max_pos,
+              size_t *npos, const char *usage);
+
+/* Prints diagnostics as "error: path: message" lines, or as a JSON array of {path,message}. */
+void cli_print_diag(FILE *f, const struct diag *d);
+json_t *cli_diag_json(const struct diag *d, enum diag_level level);
+
+int cli_manifest(int argc, char **argv);
+
+#endif

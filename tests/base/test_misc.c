@@ -1,0 +1,166 @@
+/* errors, diagnostics and paths, logging, time */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+
+Test(err, table_lookups)
+{
+    cr_assert_str_eq(err_name(ERR_SYNTAX), "ERR_SYNTAX");
+    cr_assert_eq(err_category(ERR_SYNTAX), ERRC_INPUT);
+    cr_assert_eq(err_category(ERR_PERMISSION), ERRC_PERM);
+    cr_assert_eq(err_category(0), ERRC_NONE);
+    cr_assert_str_eq(err_name(-12345), "ERR_INTERNAL");
+}
+
+static int fails(void)
+{
+    FAIL(ERR_RANGE, "value %d too big", 7);
+}
+
+static int wraps(void)
+{
+    int r = ERR_INTERNAL;
+    TRY_OUT(fails());
+    r = 0;
+out:
+    return r;
+}
+
+Test(err, detail_records_function_and_text)
+{
+    err_clear();
+    cr_assert_eq(wraps(), ERR_RANGE);
+    cr_assert_str_eq(err_detail(ERR_RANGE), "value 7 too big");
+    cr_assert_str_eq(err_func(), "fails");
+    cr_assert_str_eq(err_detail(ERR_IO), "I/O error", "detail belongs to its own code only");
+}
+
+Test(diag, counts_sorts_and_builds_paths)
+{
+    struct diag d = DIAG_INIT;
+    struct jpath p = JPATH_INIT;
+    size_t m1 = jpath_push(&p, "Marbles");
+    size_t m2 = jpath_push(&p, "web");
+    jpath_push(&p, "Files");
+    jpath_push(&p, "/etc/key.pem");
+    cr_assert_str_eq(jpath_str(&p), "Marbles.web.Files./etc/key.pem");
+    jpath_pop(&p, m2);
+    jpath_push_index(&p, 3);
+    cr_assert_str_eq(jpath_str(&p), "Marbles[3]");
+    jpath_pop(&p, m1);
+    cr_assert_str_eq(jpath_str(&p), "");
+    diag_add(&d, DIAG_WARNING, "b", "w");
+    diag_add(&d, DIAG_ERROR, "z", "e1");
+    diag_add(&d, DIAG_ERROR, "a", "e2 %d", 2);
+    diag_sort(&d);
+    cr_assert_eq(d.errors, 2);
+    cr_assert_eq(d.warnings, 1);
+    cr_assert_str_eq(d.items[0].path, "a");
+    cr_assert_str_eq(d.items[0].message, "e2 2");
+    cr_assert_str_eq(d.items[2].path, "b");
+    diag_free(&d);
+}
+
+Test(diag, long_paths_are_truncated_and_many_entries_dropped_but_counted)
+{
+    struct jpath p = JPATH_INIT;
+    char key[200];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = 0;
+    size_t mark = jpath_push(&p, "x");
+    for (int i = 0; i < 10; i++)
+        jpath_push(&p, key);
+    cr_assert_lt(strlen(jpath_str(&p)), QY_DIAG_PATH_MAX);
+    cr_assert(strstr(jpath_str(&p), "...") != NULL);
+    jpath_pop(&p, mark);
+    cr_assert_str_eq(jpath_str(&p), "");
+    struct diag d = DIAG_INIT;
+    for (int i = 0; i < QY_DIAG_MAX + 10; i++)
+        diag_add(&d, DIAG_ERROR, "", "e%d", i);
+    cr_assert_eq(d.count, QY_DIAG_MAX);
+    cr_assert_eq(d.errors, QY_DIAG_MAX + 10);
+    cr_assert_eq(d.dropped, 10);
+    diag_free(&d);
+}
+
+static void capture_log(enum log_format f, char *out, size_t size)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    log_configure(LOG_DEBUG, f, fds[1]);
+    cr_assert_eq(log_context_set("mode", "emulated"), 0);
+    log_info("mesh", "marble activated", LF_STR("type", "front end\n\"x\""), LF_INT("n", -3),
+             LF_BOOL("ok", true));
+    log_debug("mesh", "no fields");
+    close(fds[1]);
+    ssize_t n = read(fds[0], out, size - 1);
+    out[n > 0 ? n : 0] = 0;
+    close(fds[0]);
+    log_context_clear();
+    log_configure(LOG_INFO, LOG_TEXT, 2);
+}
+
+Test(log, text_lines_escape_values)
+{
+    char out[2048];
+    capture_log(LOG_TEXT, out, sizeof(out));
+    cr_assert(strstr(out, " info  mesh: marble activated type=\"front end\\x0a\\\"x\\\"\" n=-3 ok=true "
+                          "mode=emulated\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "debug mesh: no fields mode=emulated\n") != NULL, "%s", out);
+}
+
+Test(log, json_lines_are_valid_json)
+{
+    char out[2048];
+    capture_log(LOG_JSON, out, sizeof(out));
+    char *nl = strchr(out, '\n');
+    cr_assert_not_null(nl);
+    json_t *j;
+    cr_assert_eq(js_parse(view_of(out, (size_t)(nl - out)), 4096, &j), 0, "%s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "type")), "front end\n\"x\"");
+    cr_assert_eq(json_integer_value(json_object_get(j, "n")), -3);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "mode")), "emulated");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "level")), "info");
+    json_decref(j);
+}
+
+Test(log, levels_and_formats_parse)
+{
+    enum log_level l;
+    enum log_format f;
+    cr_assert_eq(log_parse_level("warn", &l), 0);
+    cr_assert_eq(l, LOG_WARN);
+    cr_assert_eq(log_parse_level("loud", &l), ERR_INVALID_ARG);
+    cr_assert_eq(log_parse_format("json", &f), 0);
+    cr_assert_eq(log_parse_format("xml", &f), ERR_INVALID_ARG);
+}
+
+Test(timefmt, rfc3339_round_trips)
+{
+    int64_t t;
+    char s[32];
+    cr_assert_eq(qtime_parse_rfc3339("1970-01-01T00:00:00Z", &t), 0);
+    cr_assert_eq(t, 0);
+    cr_assert_eq(qtime_parse_rfc3339("2026-11-25T10:30:00.123+01:00", &t), 0);
+    cr_assert_eq(qtime_format_rfc3339(t, s), 0);
+    cr_assert_str_eq(s, "2026-11-25T09:30:00Z");
+    cr_assert_eq(qtime_parse_rfc3339("2100-02-28T23:59:59Z", &t), 0);
+    cr_assert_eq(qtime_format_rfc3339(t + 1, s), 0);
+    cr_assert_str_eq(s, "2100-03-01T00:00:00Z", "2100 is not a leap year");
+    cr_assert_eq(qtime_parse_rfc3339("0001-01-01T00:00:00Z", &t), 0);
+    cr_assert_eq(qtime_format_rfc3339(t, s), 0);
+    cr_assert_str_eq(s, "0001-01-01T00:00:00Z");
+}
+
+Test(timefmt, rfc3339_rejects_malformed)
+{
+    const char *bad[] = {"2026-11-25", "2026-11-25T10:00:00", "2026-13-01T00:00:00Z",
+                         "2026-02-29T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25T10:00:00Zjunk",
+                         "2026-11-25T10:00:00.Z", "2026-11-25 10:00:00Z", ""};
+    int64_t t;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_lt(qtime_parse_rfc3339(bad[i], &t), 0, "accepted \"%s\"", bad[i]);
+}
