@@ -51,8 +51,9 @@ static double rate(struct view text, double seconds)
 int main(int argc, char **argv)
 {
     struct buf example = BUF_INIT, large = BUF_INIT;
-    if (argc < 2 || file_read(argv[1], QY_MANIFEST_MAX_SIZE, &example) < 0) {
-        fprintf(stderr, "usage: bench_manifest examples/manifest.json\n");
+    const char *path = argc > 1 ? argv[1] : "examples/manifest.json"; /* run from the repository root */
+    if (file_read(path, QY_MANIFEST_MAX_SIZE, &example) < 0) {
+        fprintf(stderr, "bench_manifest: cannot read %s\n", path);
         return 2;
     }
     build_large(&large);

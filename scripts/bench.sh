@@ -5,7 +5,10 @@ build=${1:-build-release}
 cd "$(dirname "$0")/.."
 rows=$(mktemp)
 trap 'rm -f "$rows"' EXIT
-"$build/bench/bench_manifest" examples/manifest.json | grep '^ROW|' >>"$rows"
+for b in "$build"/bench/bench_*; do
+    [ -f "$b" ] && [ -x "$b" ] || continue
+    "$b" | grep '^ROW|' >>"$rows" || { echo "bench: $b failed" >&2; exit 1; }
+done
 
 echo "Quarry benchmarks on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 printf '%-52s %14s  %-22s %s\n' "figure" "value" "target" "limit (same run)"

@@ -11,7 +11,7 @@ declare -A allowed=(
     [manifest]="base crypto"
     [attestation]="base crypto"
     [pki]="base crypto"
-    [template]="base crypto"
+    [template]="base crypto manifest"
     [store]="base crypto"
     [recovery]="base crypto"
     [secrets]="base crypto manifest pki"
@@ -42,6 +42,19 @@ while IFS= read -r f; do
         fi
     done < <(grep -nE '^#[[:space:]]*include[[:space:]]+"' "$f")
 done < <(find src -name '*.[ch]' | sort)
+
+# OpenSSL's cryptography is reached through crypto/ only; X.509 also from pki and attestation; TLS
+# from api (the servers and clients) and crypto.
+declare -A openssl_ok=([crypto]="*" [pki]="x509 x509v3 pem asn1 objects bio bn err x509_vfy ocsp"
+    [attestation]="x509 x509v3 pem asn1 objects bio bn err x509_vfy"
+    [api]="ssl err x509 x509v3 pem bio")
+while IFS= read -r hit; do
+    f=${hit%%:*}; rel=${f#src/}; comp=${rel%%/*}
+    hdr=$(sed -E 's/.*<openssl\/([a-z0-9_]+)\.h>.*/\1/' <<<"$hit")
+    ok="${openssl_ok[$comp]-}"
+    [ "$ok" = "*" ] && continue
+    [[ " $ok " == *" $hdr "* ]] || report "${hit%%:#*}: '$comp' may not include <openssl/$hdr.h> (see scripts/lint.sh)"
+done < <(grep -rnE '^#[[:space:]]*include[[:space:]]*<openssl/' src)
 
 banned='\b(sprintf|vsprintf|strcpy|strcat|strncat|atoi|atol|atoll|strtok|gets|tmpnam|mktemp)[[:space:]]*\('
 while IFS= read -r hit; do

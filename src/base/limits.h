@@ -52,6 +52,12 @@
 /* Files read whole (manifests, PEMs, collateral, quotes): nothing we read needs more. */
 #define QY_FILE_MAX_SIZE (16u * 1024 * 1024)
 
+/* Attestation (append here) ----------------------------------------------------------------- */
+
+/* PKI, secrets, templates (append here) ------------------------------------------------------- */
+
+/* Store, coordinator, API (append here) ------------------------------------------------------- */
+
 /* Logging --------------------------------------------------------------------------------------- */
 
 /* One log line; longer messages are truncated, never split. */

@@ -1,4 +1,6 @@
-#include "crypto.h"
+#include <pthread.h>
+
+#include "crypto_int.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -19,12 +21,42 @@ const char *crypto_last_error(void)
     return msg;
 }
 
+static EVP_MD *md_sha256, *md_sha384;
+static EVP_CIPHER *cipher_gcm;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+/* Fetched for the life of the process; a failure here leaves NULL and every use reports it. */
+static void fetch_algorithms(void)
+{
+    md_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    md_sha384 = EVP_MD_fetch(NULL, "SHA2-384", NULL);
+    cipher_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+const EVP_MD *crypto_md_sha256(void)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    return md_sha256;
+}
+
+const EVP_MD *crypto_md_sha384(void)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    return md_sha384;
+}
+
+const EVP_CIPHER *crypto_cipher_aes256gcm(void)
+{
+    pthread_once(&fetch_once, fetch_algorithms);
+    return cipher_gcm;
+}
+
 int crypto_sha256(const struct view *parts, size_t count, uint8_t out[CRYPTO_SHA256_SIZE])
 {
     int r = ERR_CRYPTO;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     ENSURE(ctx != NULL, ERR_NOMEM, "cannot allocate a digest context");
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    if (EVP_DigestInit_ex(ctx, crypto_md_sha256(), NULL) != 1)
         FAIL_OUT(ERR_CRYPTO, "SHA-256 init: %s", crypto_last_error());
     for (size_t i = 0; i < count; i++)
         if (parts[i].size > 0 && EVP_DigestUpdate(ctx, parts[i].ptr, parts[i].size) != 1)
@@ -44,30 +76,47 @@ int crypto_random(void *out, size_t size)
     return 0;
 }
 
-/* Reads the first PEM block; fails unless its label is `want`. */
-static int pem_first_block(struct view pem, const char *want, int code, struct buf *der)
+int crypto_pem_first(struct view pem, char **label, struct buf *der)
 {
     int r = ERR_INTERNAL;
-    char *name = NULL, *header = NULL;
+    char *header = NULL;
     unsigned char *data = NULL;
     long len = 0;
+    *label = NULL;
     ENSURE(pem.size <= QY_PEM_MAX_SIZE, ERR_TOO_LARGE, "PEM data is larger than %u bytes", QY_PEM_MAX_SIZE);
     BIO *bio = BIO_new_mem_buf(pem.ptr, (int)pem.size);
     ENSURE(bio != NULL, ERR_NOMEM, "cannot allocate a BIO");
-    if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
+    if (PEM_read_bio(bio, label, &header, &data, &len) != 1) {
         ERR_clear_error();
-        FAIL_OUT(code, "no PEM block found");
+        FAIL_OUT(ERR_ENCODING, "no PEM block found");
     }
-    ENSURE_OUT(strcmp(name, want) == 0, code, "PEM block is \"%s\", expected \"%s\"", name, want);
     TRY_OUT(buf_append(der, data, (size_t)len));
     r = 0;
 out:
-    OPENSSL_free(name);
+    if (r < 0) {
+        OPENSSL_free(*label);
+        *label = NULL;
+    }
     OPENSSL_free(header);
     if (data != NULL)
         OPENSSL_clear_free(data, (size_t)len);
     BIO_free(bio);
     return r;
+}
+
+/* Reads the first PEM block; fails with `code` unless its label is `want`. */
+static int pem_first_block(struct view pem, const char *want, int code, struct buf *der)
+{
+    char *label = NULL;
+    int r = crypto_pem_first(pem, &label, der);
+    if (r == ERR_ENCODING)
+        FAIL(code, "no PEM block found");
+    TRY(r);
+    bool ok = strcmp(label, want) == 0;
+    if (!ok)
+        r = err_fail(code, __func__, "PEM block is \"%s\", expected \"%s\"", label, want);
+    OPENSSL_free(label);
+    return ok ? 0 : r;
 }
 
 int crypto_cert_pem_to_der(struct view pem, struct buf *der_out)

@@ -1,0 +1,179 @@
+/* crypto: keys, signatures, HKDF (RFC 5869 vectors), AES-GCM, RSA-OAEP. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "qt.h"
+
+static void hex(const char *h, struct buf *out)
+{
+    cr_assert_eq(enc_hex_decode(out, view_str(h)), 0);
+}
+
+Test(crypto, sha256_of_parts_matches_known_digest)
+{
+    uint8_t d[32];
+    struct view parts[] = {view_str("a"), view_str("bc")};
+    cr_assert_eq(crypto_sha256(parts, 2, d), 0);
+    struct buf want = BUF_INIT;
+    hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", &want); /* FIPS 180-2 "abc" */
+    cr_assert_eq(memcmp(d, want.ptr, 32), 0);
+    buf_free(&want);
+}
+
+Test(crypto, hkdf_sha256_rfc5869_case1)
+{
+    struct buf ikm = BUF_INIT, salt = BUF_INIT, info = BUF_INIT, want = BUF_INIT;
+    hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", &ikm);
+    hex("000102030405060708090a0b0c", &salt);
+    hex("f0f1f2f3f4f5f6f7f8f9", &info);
+    hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865", &want);
+    uint8_t okm[42];
+    cr_assert_eq(crypto_hkdf_sha256(buf_view(&ikm), buf_view(&salt), buf_view(&info), okm, sizeof(okm)), 0);
+    cr_assert_eq(memcmp(okm, want.ptr, 42), 0);
+    buf_free(&ikm), buf_free(&salt), buf_free(&info), buf_free(&want);
+}
+
+Test(crypto, hkdf_sha256_rfc5869_case3_no_salt_no_info)
+{
+    struct buf ikm = BUF_INIT, want = BUF_INIT;
+    hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", &ikm);
+    hex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8", &want);
+    uint8_t okm[42];
+    cr_assert_eq(crypto_hkdf_sha256(buf_view(&ikm), VIEW_EMPTY, VIEW_EMPTY, okm, sizeof(okm)), 0);
+    cr_assert_eq(memcmp(okm, want.ptr, 42), 0);
+    buf_free(&ikm), buf_free(&want);
+}
+
+static void round_trip(enum crypto_key_type t, unsigned bits, enum crypto_sig_alg alg)
+{
+    struct crypto_key *k, *priv, *pub;
+    cr_assert_eq(crypto_key_generate(t, bits, &k), 0);
+    cr_assert_eq(crypto_key_type(k), t);
+    cr_assert(crypto_key_has_private(k));
+    struct buf pk = BUF_INIT, spki = BUF_INIT, sig = BUF_INIT;
+    cr_assert_eq(crypto_key_private_der(k, &pk), 0);
+    cr_assert_eq(crypto_key_public_der(k, &spki), 0);
+    cr_assert_eq(crypto_key_from_private_der(buf_view(&pk), &priv), 0);
+    cr_assert_eq(crypto_key_from_public_der(buf_view(&spki), &pub), 0);
+    cr_assert_not(crypto_key_has_private(pub));
+    cr_assert(crypto_key_public_eq(k, pub));
+    cr_assert_eq(crypto_sign(priv, alg, view_str("message"), &sig), 0);
+    cr_assert_eq(crypto_verify(pub, alg, view_str("message"), buf_view(&sig)), 0);
+    cr_assert_eq(crypto_verify(pub, alg, view_str("messagE"), buf_view(&sig)), ERR_BAD_SIGNATURE);
+    sig.ptr[sig.size / 2] ^= 1;
+    cr_assert_eq(crypto_verify(pub, alg, view_str("message"), buf_view(&sig)), ERR_BAD_SIGNATURE);
+    cr_assert_eq(crypto_sign(pub, alg, view_str("m"), &sig), ERR_KEY, "no private key");
+    crypto_key_free(k), crypto_key_free(priv), crypto_key_free(pub);
+    buf_free(&pk), buf_free(&spki), buf_free(&sig);
+}
+
+Test(crypto, keys_and_signatures_round_trip)
+{
+    round_trip(CRYPTO_KEY_EC_P256, 0, CRYPTO_SIG_ECDSA_SHA256);
+    round_trip(CRYPTO_KEY_EC_P256, 0, CRYPTO_SIG_ECDSA_SHA256_RAW);
+    round_trip(CRYPTO_KEY_EC_P384, 0, CRYPTO_SIG_ECDSA_SHA384);
+    round_trip(CRYPTO_KEY_EC_P521, 0, CRYPTO_SIG_ECDSA_SHA256_RAW);
+    round_trip(CRYPTO_KEY_EC_P224, 0, CRYPTO_SIG_ECDSA_SHA256);
+    round_trip(CRYPTO_KEY_ED25519, 0, CRYPTO_SIG_ED25519);
+    round_trip(CRYPTO_KEY_RSA, 2048, CRYPTO_SIG_RSA_PKCS1_SHA256);
+}
+
+Test(crypto, raw_p256_signatures_are_64_bytes_and_points_round_trip)
+{
+    struct crypto_key *k, *pub;
+    struct buf sig = BUF_INIT;
+    uint8_t xy[64];
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &k), 0);
+    cr_assert_eq(crypto_sign(k, CRYPTO_SIG_ECDSA_SHA256_RAW, view_str("q"), &sig), 0);
+    cr_assert_eq(sig.size, 64);
+    cr_assert_eq(crypto_key_p256_xy(k, xy), 0);
+    cr_assert_eq(crypto_key_from_p256_xy(xy, &pub), 0);
+    cr_assert_eq(crypto_verify(pub, CRYPTO_SIG_ECDSA_SHA256_RAW, view_str("q"), buf_view(&sig)), 0);
+    cr_assert_eq(crypto_verify(pub, CRYPTO_SIG_ECDSA_SHA256_RAW, view_str("q"), view_of(sig.ptr, 63)),
+                 ERR_BAD_SIGNATURE);
+    xy[10] ^= 1;
+    struct crypto_key *bad = NULL;
+    cr_assert_eq(crypto_key_from_p256_xy(xy, &bad), ERR_KEY, "a point off the curve");
+    crypto_key_free(k), crypto_key_free(pub);
+    buf_free(&sig);
+}
+
+Test(crypto, wrong_algorithm_for_key_is_refused)
+{
+    struct crypto_key *k;
+    struct buf sig = BUF_INIT;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_ED25519, 0, &k), 0);
+    cr_assert_eq(crypto_sign(k, CRYPTO_SIG_ECDSA_SHA256, view_str("m"), &sig), ERR_KEY);
+    cr_assert_eq(crypto_verify(k, CRYPTO_SIG_RSA_PKCS1_SHA256, view_str("m"), view_str("x")), ERR_KEY);
+    crypto_key_free(k);
+}
+
+Test(crypto, keys_from_pem)
+{
+    struct buf pem = BUF_INIT;
+    struct crypto_key *k;
+    qt_read(qt_data_path("certs/alice.key"), &pem);
+    cr_assert_eq(crypto_key_from_pem(buf_view(&pem), &k), 0);
+    cr_assert_eq(crypto_key_type(k), CRYPTO_KEY_EC_P256);
+    cr_assert(crypto_key_has_private(k));
+    crypto_key_free(k);
+    buf_reset(&pem);
+    qt_read(qt_data_path("certs/rec1.pub"), &pem);
+    cr_assert_eq(crypto_key_from_pem(buf_view(&pem), &k), 0);
+    cr_assert_eq(crypto_key_bits(k), 2048);
+    crypto_key_free(k);
+    cr_assert_eq(crypto_key_from_pem(view_str("garbage"), &k), ERR_KEY);
+    cr_assert_eq(crypto_key_from_pem(view_str("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), &k),
+                 ERR_KEY);
+    cr_assert_eq(crypto_key_from_private_der(view_str("\x30\x03\x02\x01\x00"), &k), ERR_KEY);
+    buf_free(&pem);
+}
+
+Test(crypto, aead_round_trip_and_tampering)
+{
+    uint8_t key[32] = {1, 2, 3};
+    struct buf sealed = BUF_INIT, opened = BUF_INIT;
+    cr_assert_eq(crypto_aead_seal(key, view_str("state:manifest"), view_str("secret value"), &sealed), 0);
+    cr_assert_eq(sealed.size, 12 + 12 + 16);
+    cr_assert_eq(crypto_aead_open(key, view_str("state:manifest"), buf_view(&sealed), &opened), 0);
+    cr_assert(view_eq(buf_view(&opened), view_str("secret value")));
+    buf_reset(&opened);
+    cr_assert_eq(crypto_aead_open(key, view_str("state:other"), buf_view(&sealed), &opened), ERR_CORRUPT,
+                 "the name is bound as associated data");
+    for (size_t i = 0; i < sealed.size; i++) {
+        sealed.ptr[i] ^= 0x80;
+        cr_assert_eq(crypto_aead_open(key, view_str("state:manifest"), buf_view(&sealed), &opened), ERR_CORRUPT);
+        cr_assert_eq(opened.size, 0);
+        sealed.ptr[i] ^= 0x80;
+    }
+    key[0] ^= 1;
+    cr_assert_eq(crypto_aead_open(key, view_str("state:manifest"), buf_view(&sealed), &opened), ERR_CORRUPT);
+    cr_assert_eq(crypto_aead_open(key, VIEW_EMPTY, view_of(sealed.ptr, 27), &opened), ERR_CORRUPT);
+    buf_reset(&sealed);
+    cr_assert_eq(crypto_aead_seal(key, VIEW_EMPTY, VIEW_EMPTY, &sealed), 0);
+    cr_assert_eq(crypto_aead_open(key, VIEW_EMPTY, buf_view(&sealed), &opened), 0);
+    cr_assert_eq(opened.size, 0);
+    buf_free(&sealed), buf_free(&opened);
+}
+
+Test(crypto, rsa_oaep_round_trip)
+{
+    struct buf pem = BUF_INIT, ct = BUF_INIT, pt = BUF_INIT;
+    struct crypto_key *priv, *pub;
+    qt_read(qt_data_path("certs/rec1.key"), &pem);
+    cr_assert_eq(crypto_key_from_pem(buf_view(&pem), &priv), 0);
+    buf_reset(&pem);
+    qt_read(qt_data_path("certs/rec1.pub"), &pem);
+    cr_assert_eq(crypto_key_from_pem(buf_view(&pem), &pub), 0);
+    uint8_t secret[33] = {7};
+    cr_assert_eq(crypto_rsa_oaep_encrypt(pub, view_of(secret, 33), &ct), 0);
+    cr_assert_eq(ct.size, 256);
+    cr_assert_eq(crypto_rsa_oaep_decrypt(priv, buf_view(&ct), &pt), 0);
+    cr_assert(view_eq(buf_view(&pt), view_of(secret, 33)));
+    ct.ptr[5] ^= 1;
+    buf_reset(&pt);
+    cr_assert_eq(crypto_rsa_oaep_decrypt(priv, buf_view(&ct), &pt), ERR_CORRUPT);
+    crypto_key_free(priv), crypto_key_free(pub);
+    buf_free(&pem), buf_free(&ct), buf_free(&pt);
+}
