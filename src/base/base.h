@@ -28,6 +28,7 @@
 #include "json.h"
 #include "file.h"
 #include "timefmt.h"
+#include "uuid.h"
 
 #define QY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -50,10 +50,13 @@ enum err_category err_category(int code)
 
 int err_vfail(int code, const char *func, const char *fmt, va_list ap)
 {
+    /* Format into a copy first: callers often pass err_detail() (this very buffer) as an argument. */
+    char detail[sizeof(last.detail)];
+    if (fmt == NULL || vsnprintf(detail, sizeof(detail), fmt, ap) < 0)
+        detail[0] = '\0';
     last.code = code;
     last.func = func;
-    if (fmt == NULL || vsnprintf(last.detail, sizeof(last.detail), fmt, ap) < 0)
-        last.detail[0] = '\0';
+    memcpy(last.detail, detail, sizeof(detail));
     return code;
 }
 

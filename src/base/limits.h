@@ -54,9 +54,108 @@
 
 /* Attestation (append here) ----------------------------------------------------------------- */
 
+/* A DCAP quote. Real ones are 1-8 KiB (the PCK chain is ~3.6 KiB; callers pad to get_quote_size(),
+ * one vector carries 3 KiB of padding); 64 KiB leaves room for longer chains and stays cheap. */
+#define QY_ATT_QUOTE_MAX_SIZE (64u * 1024)
+/* Certificates in a quote's PEM chain: Intel sends exactly leaf, intermediate, root; a few more are
+ * parsed only to say what is wrong, so a hostile chain cannot make us parse hundreds. */
+#define QY_ATT_CHAIN_MAX_CERTS 4
+/* A TCB Info or QE Identity response body. The largest FMSPC's TDX TCB Info is ~30 KiB; 1 MiB is
+ * generous and keeps JSON parsing of a hostile body cheap. */
+#define QY_ATT_COLLATERAL_MAX_SIZE (1u * 1024 * 1024)
+/* A CRL (PEM, DER or hex). Intel's Processor CA CRL is tens of KiB; 4 MiB allows ~100,000 entries. */
+#define QY_ATT_CRL_MAX_SIZE (4u * 1024 * 1024)
+/* TCB levels of one TCB Info or QE Identity (Intel publishes ~10-30), TDX module identities
+ * (one per module major version), advisory IDs per level (Intel lists at most ~15) and the length
+ * of one ("INTEL-SA-00615"). */
+#define QY_ATT_TCB_LEVELS_MAX 256
+#define QY_ATT_MODULE_IDS_MAX 16
+#define QY_ATT_ADVISORIES_MAX 64
+#define QY_ATT_ADVISORY_ID_MAX 32
+/* Insecure extra trusted roots (emulated testkit roots): a test setup needs one or two. */
+#define QY_ATT_EXTRA_ROOTS_MAX 8
+/* Verified PCK chains, QE reports and CRL signatures remembered by a verifier: one per platform and
+ * a few per collateral item; 4096 platforms is a large fleet, and a full cache is simply emptied. */
+#define QY_ATT_CACHE_MAX_ENTRIES 4096
+/* Collateral that is stale (verification time past its nextUpdate) or failed to load is fetched
+ * again at most this often, so a dead PCCS or an old directory is not hammered on every quote. */
+#define QY_ATT_REFETCH_SECONDS 10
+/* configfs-tsm: how long to wait for the outblob of a report entry (the TDX module answers in
+ * milliseconds; a missing provider never does). */
+#define QY_ATT_TSM_WAIT_MS 2000
+/* Fetching collateral from a PCCS or Intel PCS (libcurl): connect and whole-transfer timeouts,
+ * retries of failed transfers (network errors and 5xx), and the size of one response body and of
+ * its headers (issuer chains travel URL-encoded in headers, ~6 KiB). A slow PCCS delays only the
+ * platforms whose collateral is not cached. */
+#define QY_PCCS_CONNECT_TIMEOUT_MS 3000
+#define QY_PCCS_TIMEOUT_MS 10000
+#define QY_PCCS_RETRIES 2
+#define QY_PCCS_RETRY_DELAY_MS 200
+#define QY_PCCS_BODY_MAX_SIZE QY_ATT_CRL_MAX_SIZE
+#define QY_PCCS_HEADER_MAX_SIZE (64u * 1024)
+
 /* PKI, secrets, templates (append here) ------------------------------------------------------- */
 
+/* A serialised CA (pki_ca_serialize): three certificates and two EC private keys are ~3 KiB; the
+ * limit only keeps a hostile or corrupted blob cheap to refuse. */
+#define QY_PKI_BLOB_MAX_SIZE (64u * 1024)
+/* One certificate or CSR in DER, from outside (a marble's CSR, an uploaded certificate, a stored
+ * secret). RSA-8192 certificates with a few SANs are ~2.5 KiB; 32 KiB allows long SAN lists. */
+#define QY_CERT_DER_MAX_SIZE (32u * 1024)
+/* SANs a marble may request (DNS + IP). Kubernetes injects three DNS names, the premain adds two
+ * loopback IPs; 64 is generous and keeps a certificate small. */
+#define QY_CSR_MAX_SANS 64
+/* A DNS name in a SAN: RFC 1035 caps a name at 253 characters. */
+#define QY_DNS_NAME_MAX 253
+/* SANs, e-mail addresses and URIs of one generated certificate secret (from the manifest). */
+#define QY_CERT_MAX_NAMES 256
+
+/* A user-uploaded secret value (plain data, key, certificate, private key), decoded: a plain
+ * secret is a password or a config file; 512 KiB is far beyond either and far below a body limit. */
+#define QY_USER_SECRET_MAX_SIZE (512u * 1024)
+/* A serialised secret set (the sealed store, GET /secrets): QY_MANIFEST_MAX_ENTRIES secrets of a
+ * few KiB each (RSA-8192 keys are ~6 KiB in base64) stay far below 64 MiB. */
+#define QY_SECRET_SET_MAX_SIZE (64u * 1024 * 1024)
+/* Threads generating certificate secrets at once (RSA key generation dominates): more than the
+ * machine's cores buys nothing; the cap bounds what a huge manifest can start. */
+#define QY_SECRET_MAX_THREADS 16
+
+/* One template (a Files or Env value). Manifest data is already bounded by QY_MANIFEST_MAX_SIZE;
+ * a single template above 1 MiB is not configuration. */
+#define QY_TPL_MAX_SIZE (1u * 1024 * 1024)
+/* Actions in one template, and the nesting of parenthesised pipelines: real templates have a
+ * handful of actions and no nesting; the bounds keep parsing linear and recursion shallow. */
+#define QY_TPL_MAX_ACTIONS 4096
+#define QY_TPL_MAX_DEPTH 16
+/* Rendered bytes of one entry, and of all entries of one marble: each action can print a secret of
+ * up to QY_USER_SECRET_MAX_SIZE (hex doubles it), so bound the product. */
+#define QY_TPL_OUTPUT_MAX_SIZE (4u * 1024 * 1024)
+#define QY_TPL_MARBLE_OUTPUT_MAX_SIZE (32u * 1024 * 1024)
+
 /* Store, coordinator, API (append here) ------------------------------------------------------- */
+
+/* Store keys are "<kind>:<name>" with names up to QY_NAME_MAX; values are a manifest (4 MiB), a
+ * secret set or a record. A transaction touches at most a manifest's worth of keys. */
+#define QY_STORE_KEY_MAX (QY_NAME_MAX + 64)
+#define QY_STORE_VALUE_MAX (QY_MANIFEST_MAX_SIZE + 1024 * 1024)
+#define QY_STORE_TXN_MAX 65536
+
+/* Request bodies: the largest is a manifest upload (base64 of QY_MANIFEST_MAX_SIZE in JSON). */
+#define QY_API_BODY_MAX (QY_MANIFEST_MAX_SIZE / 3 * 4 + 64 * 1024)
+/* GET /quote?nonce=: a nonce is a freshness token, not data; MarbleRun's CLI sends 32 bytes. */
+#define QY_NONCE_MAX 256
+/* GET /secrets?s=..: names per request (a manifest's worth of secrets would be silly in a URL). */
+#define QY_SECRET_QUERY_MAX 256
+
+/* HTTP response headers the activation client reads (evhttp sends a few hundred bytes). */
+#define QY_HTTP_HEADER_MAX (16u * 1024)
+
+/* Metric series kept per kind (request and activation label sets); a manifest with more marble
+ * types than this folds the rest together rather than growing memory per hostile request. */
+#define QY_METRICS_SERIES_MAX 512
+
+/* Responses the clients accept: a manifest, or secrets with certificates. */
+#define QY_API_RESPONSE_MAX (16u * 1024 * 1024)
 
 /* Logging --------------------------------------------------------------------------------------- */
 

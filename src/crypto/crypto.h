@@ -125,4 +125,13 @@ QY_API int crypto_rsa_oaep_encrypt(const struct crypto_key *pub, struct view msg
 QY_API int crypto_rsa_oaep_decrypt(const struct crypto_key *priv, struct view ct, struct buf *out)
     QY_MUST_USE;
 
+/* X.509 signing support (pki) ------------------------------------------------------------------ */
+
+/* The digest pki passes to X509_sign/X509_REQ_sign for a signing key, as Go's x509 picks it:
+ * SHA-256 for RSA, P-224 and P-256, SHA-384 for P-384, SHA-512 for P-521, NULL for Ed25519 (which
+ * hashes internally). Borrowed, valid for the life of the process; NULL also for unknown keys (then
+ * *ok is false). */
+struct evp_md_st;
+QY_API const struct evp_md_st *crypto_x509_md(const struct crypto_key *k, bool *ok);
+
 #endif

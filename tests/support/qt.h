@@ -35,6 +35,12 @@ json_t *qt_manifest_json(const char *name);
 struct manifest;
 int qt_load_json(const json_t *j, struct diag *d, struct manifest **out);
 
+/* A certificate for `key` with CN `cn`, SANs localhost and 127.0.0.1, valid now, signed by
+ * issuer_key (NULL: self-signed CA), DER appended to der. */
+struct crypto_key;
+void qt_make_cert(const char *cn, struct crypto_key *key, struct crypto_key *issuer_key, const char *issuer_cn,
+                  struct buf *der);
+
 /* True when d has an entry of `level` at exactly `path` whose message contains `needle`. */
 bool qt_diag_has(const struct diag *d, enum diag_level level, const char *path, const char *needle);
 /* Prints d to stderr (for failing tests). */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "api/api.h"
 #include "base/base.h"
 
 enum { CLI_OK = 0, CLI_INVALID = 1, CLI_USAGE = 2 };
@@ -40,6 +41,31 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
 void cli_print_diag(FILE *f, const struct diag *d);
 json_t *cli_diag_json(const struct diag *d, enum diag_level level);
 
+/* The connection to a Coordinator (cli_client.c): verified before it is trusted. */
+struct api_client;
+struct cli_conn {
+    const char *address, *cert_file, *key_file, *policy_file, *collateral, *pccs, *extra_root;
+    bool insecure, refresh;
+    struct buf root_pem; /* the root the connection trusts, once connected */
+};
+/* Adds the connection's options (--coordinator, --cert, --key, --policy, --collateral, --pccs,
+ * --insecure-extra-root, --insecure, --refresh) to opts. */
+void cli_conn_options(struct cli_conn *c, struct cli_opt *opts, size_t *n);
+/* A client trusting the verified (or cached) root; as_user presents --cert/--key. */
+int cli_connect(struct cli_conn *c, bool as_user, struct api_client **out);
+/* One call; *data is the JSend data of a 200 (owned), anything else an error with the reason. */
+int cli_call(struct api_client *cl, enum api_method m, const char *target, struct view body, json_t **data);
+/* Prints the error and returns the exit code for it. */
+int cli_fail(int r);
+
 int cli_manifest(int argc, char **argv);
+int cli_manifest_set(int argc, char **argv);
+int cli_manifest_get(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_certificate(int argc, char **argv);
+int cli_secret(int argc, char **argv);
+int cli_update(int argc, char **argv);
+int cli_quote(int argc, char **argv);
+int cli_testkit(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "manifest/manifest.h"
+#include "template/template.h"
 
 /* Reads a manifest file; a file over the manifest limit is a problem of the manifest (exit 1), any
  * other read failure is an I/O error (exit 2). */
@@ -54,8 +55,9 @@ static int cmd_check(int argc, char **argv)
     if (rc == CLI_USAGE)
         goto out;
     int r = rc == CLI_OK ? manifest_parse(buf_view(&in), MF_FORMAT_AUTO, &d, &m) : ERR_MANIFEST;
+    const struct manifest_checker checkers[] = {tpl_checker()};
     if (r == 0)
-        r = manifest_check(m, NULL, 0, &d);
+        r = manifest_check(m, checkers, QY_ARRAY_LEN(checkers), &d);
     if (r < 0 && r != ERR_MANIFEST) {
         fprintf(stderr, "quarry: %s\n", err_detail(r));
         rc = CLI_USAGE;
@@ -115,6 +117,8 @@ static int cmd_migrate(int argc, char **argv)
 static const struct cli_cmd manifest_commands[] = {
     {"check", cmd_check, "check FILE [--json]", "validate a manifest (JSON, YAML or legacy)"},
     {"migrate", cmd_migrate, "migrate FILE", "print a YAML or legacy manifest as current JSON"},
+    {"set", cli_manifest_set, "set FILE [--recovery-dir DIR]", "set the manifest of a Coordinator"},
+    {"get", cli_manifest_get, "get [-o FILE]", "get the Coordinator's manifest (signature checked)"},
 };
 
 int cli_manifest(int argc, char **argv)

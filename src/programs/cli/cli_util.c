@@ -42,7 +42,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, size_t nopts, c
     *npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || strcmp(a, "-") == 0) {
+        if (a[0] != '-' || strcmp(a, "-") == 0) { /* "-" alone is standard input */
             if (*npos >= max_pos)
                 return cli_usage_error(usage, "unexpected argument \"%s\"", a);
             pos[(*npos)++] = argv[i];

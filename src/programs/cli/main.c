@@ -11,7 +11,13 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct cli_cmd commands[] = {
-    {"manifest", cli_manifest, "manifest check|migrate ...", "check or convert a manifest"},
+    {"manifest", cli_manifest, "manifest check|migrate|set|get ...", "check, convert, set or get a manifest"},
+    {"status", cli_status, "status", "the Coordinator's state"},
+    {"certificate", cli_certificate, "certificate root|intermediate|chain", "the Coordinator's certificates"},
+    {"secret", cli_secret, "secret get|set ...", "read or upload secrets (as a user)"},
+    {"update", cli_update, "update log [--verify]", "the update log, verified against the root"},
+    {"quote", cli_quote, "quote verify QUOTE ...", "verify a DCAP quote (SGX, TDX)"},
+    {"testkit", cli_testkit, "testkit init|quote DIR ...", "emulated Intel PKI for tests (INSECURE)"},
     {"version", cmd_version, "version", "print the version"},
 };
 
