@@ -1,0 +1,338 @@
+/*
+ * The client REST API: MarbleRun's v2 routes (and the cheap v1 ones) over the coordinator
+ * (reference/marblerun.md §3). One route table carries, per route, the method, the states it is
+ * served in and who may call it; both are checked before the handler runs. Status codes and JSend
+ * shapes are MarbleRun's: bad requests 400 fail, unauthenticated 401 fail, everything the Coordinator
+ * refuses 500 error (MarbleRun's choice, kept for its clients), unknown paths and methods 405 error.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_int.h"
+#include "coordinator/coordinator.h"
+
+enum auth { AUTH_NONE, AUTH_USER };
+
+#define ANY_STATE 0xf
+#define ST(s) (1u << (s))
+#define SERVING (ST(COORD_RECOVERY) | ST(COORD_ACCEPTING_MANIFEST) | ST(COORD_ACCEPTING_MARBLES))
+#define MARBLES ST(COORD_ACCEPTING_MARBLES)
+
+struct call {
+    struct coord *coord;
+    struct api_request *req;
+    struct api_response *resp;
+    char *user; /* for AUTH_USER routes */
+    bool v1;
+};
+
+struct route {
+    enum api_method method;
+    const char *path;
+    unsigned states;
+    enum auth auth;
+    void (*handler)(struct call *c);
+};
+
+/* The coordinator's refusal as MarbleRun sends it: a 500 JSend error with the reason. */
+static void refuse(struct call *c, int r)
+{
+    int status = r == ERR_AUTH ? 401 : r == ERR_NOT_FOUND && !c->v1 ? 404 : c->v1 ? 400 : 500;
+    api_jsend_error(c->resp, status, "%s", err_detail(r));
+}
+
+/* A request body as a JSON object; 400 fail otherwise. NULL when it failed (answered). */
+static json_t *body_object(struct call *c)
+{
+    json_t *j = NULL;
+    int r = js_parse(api_req_body(c->req), QY_API_BODY_MAX, &j);
+    if (r == 0 && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+        r = err_fail(ERR_TYPE, __func__, "expected a JSON object");
+    }
+    if (r < 0) {
+        if (c->v1)
+            api_jsend_error(c->resp, 400, "%s", err_detail(r));
+        else
+            api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+        return NULL;
+    }
+    return j;
+}
+
+/* A base64 member, found case-insensitively as Go does. */
+static int b64_member(const json_t *obj, const char *name, struct buf *out)
+{
+    json_t *v = js_object_get_ci(obj, name);
+    ENSURE(v != NULL && !json_is_null(v), ERR_BAD_REQUEST, "missing \"%s\"", name);
+    ENSURE(json_is_string(v), ERR_BAD_REQUEST, "\"%s\" must be a base64 string", name);
+    int r = enc_b64_decode(out, js_string_view(v));
+    ENSURE(r == 0, ERR_BAD_REQUEST, "\"%s\" is not valid base64: %s", name, err_detail(r));
+    return 0;
+}
+
+/* Routes ----------------------------------------------------------------------------------------- */
+
+static void get_status(struct call *c)
+{
+    int code;
+    const char *msg;
+    coord_status(c->coord, &code, &msg);
+    if (c->v1)
+        api_jsend_success(c->resp, json_pack("{s:i,s:s}", "StatusCode", code, "StatusMessage", msg));
+    else
+        api_jsend_success(c->resp, json_pack("{s:i,s:s}", "code", code, "message", msg));
+}
+
+static json_t *b64_string(struct view v)
+{
+    struct buf b = BUF_INIT;
+    json_t *s = enc_b64(&b, v) == 0 ? json_stringn(b.ptr ? (const char *)b.ptr : "", b.size) : NULL;
+    buf_free(&b);
+    return s;
+}
+
+static void get_manifest(struct call *c)
+{
+    struct coord_manifest_info info = {BUF_INIT, BUF_INIT, ""};
+    int r = coord_get_manifest(c->coord, &info);
+    if (r == ERR_NOT_FOUND && c->v1) {
+        api_jsend_success(c->resp, json_pack("{s:n,s:s,s:n}", "ManifestSignatureRootECDSA", "ManifestSignature", "",
+                                             "Manifest"));
+    } else if (r < 0) {
+        api_jsend_error(c->resp, 500, "%s", r == ERR_NOT_FOUND ? "requested value not set" : err_detail(r));
+    } else {
+        const char *k[3] = {"manifestSignatureRootECDSA", "manifestFingerprint", "manifest"};
+        if (c->v1)
+            k[0] = "ManifestSignatureRootECDSA", k[1] = "ManifestSignature", k[2] = "Manifest";
+        api_jsend_success(c->resp, json_pack("{s:o,s:s,s:o}", k[0], b64_string(buf_view(&info.signature)), k[1],
+                                             info.fingerprint, k[2], b64_string(buf_view(&info.raw))));
+    }
+    coord_manifest_info_free(&info);
+}
+
+static void set_manifest_raw(struct call *c, struct view raw)
+{
+    json_t *secrets = NULL;
+    int r = coord_set_manifest(c->coord, raw, &secrets);
+    if (r < 0) {
+        refuse(c, r);
+        return;
+    }
+    if (c->v1 && json_object_size(secrets) == 0) {
+        json_decref(secrets);
+        api_jsend_success(c->resp, NULL);
+        return;
+    }
+    api_jsend_success(c->resp, json_pack("{s:o}", "RecoverySecrets", secrets));
+}
+
+static void post_manifest(struct call *c)
+{
+    if (c->v1) { /* v1 takes the raw manifest as the body */
+        set_manifest_raw(c, api_req_body(c->req));
+        return;
+    }
+    json_t *body = body_object(c);
+    if (body == NULL)
+        return;
+    struct buf raw = BUF_INIT;
+    int r = b64_member(body, "manifest", &raw);
+    if (r < 0)
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+    else
+        set_manifest_raw(c, buf_view(&raw));
+    buf_free(&raw);
+    json_decref(body);
+}
+
+/* MarbleRun decodes the nonce with URL-safe base64 with padding (Go's base64.URLEncoding). */
+static int decode_nonce(const char *s, struct buf *out)
+{
+    struct buf std = BUF_INIT;
+    for (const char *p = s; *p; p++) {
+        char ch = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+        ENSURE(*p != '+' && *p != '/', ERR_ENCODING, "illegal base64 data at input byte %zu", (size_t)(p - s));
+        if (buf_append_byte(&std, (uint8_t)ch) < 0)
+            break;
+    }
+    int r = enc_b64_decode(out, buf_view(&std));
+    buf_free(&std);
+    ENSURE(r == 0, ERR_ENCODING, "%s", err_detail(r));
+    ENSURE(out->size <= QY_NONCE_MAX, ERR_TOO_LARGE, "nonce is longer than %u bytes", QY_NONCE_MAX);
+    return 0;
+}
+
+static void get_quote(struct call *c)
+{
+    struct buf nonce = BUF_INIT, quote = BUF_INIT, chain = BUF_INIT;
+    const char *n = c->v1 ? NULL : api_req_query(c->req, "nonce", 0);
+    int r = n ? decode_nonce(n, &nonce) : 0;
+    if (r < 0) {
+        api_jsend_fail(c->resp, 400, NULL, "invalid query: bad nonce format: %s", err_detail(r));
+        goto out;
+    }
+    r = coord_quote(c->coord, buf_view(&nonce), &quote, &chain);
+    if (r < 0) {
+        refuse(c, r);
+        goto out;
+    }
+    json_t *q = quote.size ? b64_string(buf_view(&quote)) : json_null();
+    json_t *cert = json_stringn((const char *)chain.ptr, chain.size);
+    api_jsend_success(c->resp, json_pack("{s:o,s:o}", c->v1 ? "Cert" : "cert", cert, c->v1 ? "Quote" : "quote", q));
+out:
+    buf_free(&nonce);
+    buf_free(&quote);
+    buf_free(&chain);
+}
+
+static void get_secrets(struct call *c)
+{
+    const char *names[QY_SECRET_QUERY_MAX];
+    size_t n = 0;
+    for (; n < QY_SECRET_QUERY_MAX && api_req_query(c->req, "s", n) != NULL; n++) {
+        names[n] = api_req_query(c->req, "s", n);
+        if (names[n][0] == '\0') {
+            api_jsend_fail(c->resp, 400, NULL, "malformed query string: empty query parameter");
+            return;
+        }
+    }
+    if (n == 0) {
+        api_jsend_fail(c->resp, 400, NULL, "invalid query: endpoint requires at least one query parameter");
+        return;
+    }
+    json_t *secrets = NULL;
+    int r = coord_get_secrets(c->coord, c->user, names, n, &secrets);
+    if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, c->v1 ? secrets : json_pack("{s:o}", "secrets", secrets));
+}
+
+static void post_secrets(struct call *c)
+{
+    json_t *body = body_object(c);
+    if (body == NULL)
+        return;
+    json_t *secrets = c->v1 ? body : js_object_get_ci(body, "secrets");
+    int r = secrets && json_is_object(secrets)
+                ? coord_set_secrets(c->coord, c->user, secrets)
+                : err_fail(ERR_BAD_REQUEST, __func__, "expected {\"secrets\": {name: secret, ...}}");
+    if (r == ERR_BAD_REQUEST)
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+    else if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, NULL);
+    json_decref(body);
+}
+
+static void get_update_log(struct call *c)
+{
+    json_t *lines = NULL;
+    int r = coord_update_log(c->coord, &lines);
+    if (r < 0) {
+        refuse(c, r);
+        return;
+    }
+    if (!c->v1) {
+        api_jsend_success(c->resp, json_pack("{s:o}", "updateLog", lines));
+        return;
+    }
+    struct buf all = BUF_INIT; /* v1: one string, lines joined by \n with a trailing \n */
+    size_t i;
+    json_t *l;
+    json_array_foreach(lines, i, l) {
+        if (buf_append_view(&all, js_string_view(l)) < 0 || buf_append_byte(&all, '\n') < 0)
+            break;
+    }
+    api_jsend_success(c->resp, json_stringn(all.ptr ? (const char *)all.ptr : "", all.size));
+    buf_free(&all);
+    json_decref(lines);
+}
+
+static void get_update_log_head(struct call *c)
+{
+    json_t *head = NULL;
+    int r = coord_update_log_head(c->coord, &head);
+    if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, head);
+}
+
+static void recover_gone(struct call *c)
+{
+    api_jsend_error(c->resp, 410, "Recovering the Coordinator using the /recover API endpoint has been disabled. Use "
+                                  "the /api/v2/recover endpoint instead.");
+}
+
+static const struct route routes[] = {
+    {API_GET, "/api/v2/status", ANY_STATE, AUTH_NONE, get_status},
+    {API_GET, "/api/v2/manifest", ANY_STATE, AUTH_NONE, get_manifest},
+    {API_POST, "/api/v2/manifest", ANY_STATE, AUTH_NONE, post_manifest},
+    {API_GET, "/api/v2/quote", SERVING, AUTH_NONE, get_quote},
+    {API_GET, "/api/v2/secrets", MARBLES, AUTH_USER, get_secrets},
+    {API_POST, "/api/v2/secrets", MARBLES, AUTH_USER, post_secrets},
+    {API_GET, "/api/v2/update", MARBLES, AUTH_NONE, get_update_log},
+    {API_GET, "/api/v2/update-log-head", MARBLES, AUTH_NONE, get_update_log_head},
+    /* v1 */
+    {API_GET, "/status", ANY_STATE, AUTH_NONE, get_status},
+    {API_GET, "/manifest", ANY_STATE, AUTH_NONE, get_manifest},
+    {API_POST, "/manifest", ANY_STATE, AUTH_NONE, post_manifest},
+    {API_GET, "/quote", SERVING, AUTH_NONE, get_quote},
+    {API_GET, "/secrets", MARBLES, AUTH_USER, get_secrets},
+    {API_POST, "/secrets", MARBLES, AUTH_USER, post_secrets},
+    {API_GET, "/update", MARBLES, AUTH_NONE, get_update_log},
+    {API_POST, "/recover", ANY_STATE, AUTH_NONE, recover_gone},
+};
+
+/* 0 with c->user set, or answered with 401 (fail in v2, error in v1). */
+static int authenticate(struct call *c)
+{
+    size_t n = api_req_peer_cert_count(c->req);
+    struct view certs[8];
+    for (size_t i = 0; i < n && i < 8; i++)
+        certs[i] = api_req_peer_cert(c->req, i);
+    int r = n == 0 ? err_fail(ERR_AUTH, __func__, "unauthorized user: no client certificate provided")
+                   : coord_authenticate(c->coord, certs, n < 8 ? n : 8, &c->user);
+    if (r == ERR_AUTH && n > 0)
+        r = err_fail(ERR_AUTH, __func__, "unauthorized user: client certificate did not match any MarbleRun users");
+    if (r < 0) {
+        if (c->v1)
+            api_jsend_error(c->resp, 401, "%s", err_detail(r));
+        else
+            api_jsend_fail(c->resp, 401, NULL, "%s", err_detail(r));
+    }
+    return r;
+}
+
+void api_client_api_handler(void *ctx, struct api_request *req, struct api_response *resp)
+{
+    struct call c = {ctx, req, resp, NULL, false};
+    const char *path = api_req_path(req);
+    const struct route *rt = NULL;
+    for (size_t i = 0; i < QY_ARRAY_LEN(routes); i++)
+        if (routes[i].method == api_req_method(req) && strcmp(routes[i].path, path) == 0)
+            rt = &routes[i];
+    if (rt == NULL) { /* MarbleRun's catch-all: unknown paths and wrong methods alike */
+        api_jsend_error(resp, 405, "%s", "");
+        return;
+    }
+    resp->route = rt->path;
+    c.v1 = strncmp(path, "/api/", 5) != 0;
+    if (!api_req_query_ok(req)) {
+        api_jsend_fail(resp, 400, NULL, "malformed query string");
+        return;
+    }
+    if (!(rt->states & ST(coord_state(c.coord)))) {
+        api_jsend_error(resp, c.v1 ? 400 : 500, "server is not in expected state");
+        return;
+    }
+    if (rt->auth == AUTH_USER && authenticate(&c) < 0)
+        return;
+    rt->handler(&c);
+    free(c.user);
+}

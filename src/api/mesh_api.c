@@ -1,0 +1,129 @@
+/*
+ * The mesh API: marble activation over mutual TLS (docs/mesh-protocol.md).
+ *
+ * POST /api/v2/activate {"marbleType", "uuid", "csr": base64 DER, "quote": base64}. The TLS client
+ * certificate's key and the connection's exporter come from this very connection, so the quote the
+ * marble made over them cannot be relayed or replayed elsewhere. Answers: 200 success with the
+ * activation; 503 fail while the Coordinator does not accept marbles yet (the premain retries);
+ * 403 fail when the marble is refused, with the reason; 400 fail for malformed requests.
+ */
+#include <string.h>
+
+#include "api.h"
+#include "coordinator/coordinator.h"
+#include "pki/pki.h"
+
+static int member_string(const json_t *body, const char *name, const char **out)
+{
+    json_t *v = js_object_get_ci(body, name);
+    *out = NULL;
+    ENSURE(v != NULL && json_is_string(v), ERR_BAD_REQUEST, "\"%s\" must be a string", name);
+    ENSURE(memchr(json_string_value(v), 0, json_string_length(v)) == NULL && json_string_length(v) <= QY_NAME_MAX,
+           ERR_BAD_REQUEST, "\"%s\" is malformed", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int member_b64(const json_t *body, const char *name, bool required, struct buf *out)
+{
+    json_t *v = js_object_get_ci(body, name);
+    if (v == NULL || json_is_null(v)) {
+        ENSURE(!required, ERR_BAD_REQUEST, "missing \"%s\"", name);
+        return 0;
+    }
+    ENSURE(json_is_string(v), ERR_BAD_REQUEST, "\"%s\" must be a base64 string", name);
+    int r = enc_b64_decode(out, js_string_view(v));
+    ENSURE(r == 0, ERR_BAD_REQUEST, "\"%s\" is not valid base64: %s", name, err_detail(r));
+    return 0;
+}
+
+/* The SubjectPublicKeyInfo of the TLS client certificate. */
+static int peer_spki(struct api_request *req, struct buf *out)
+{
+    ENSURE(api_req_peer_cert_count(req) > 0, ERR_AUTH, "couldn't get marble TLS certificate");
+    struct crypto_key *k = NULL;
+    int r = pki_cert_public_key(api_req_peer_cert(req, 0), &k);
+    ENSURE(r == 0, ERR_BAD_REQUEST, "the TLS client certificate does not parse: %s", err_detail(r));
+    r = crypto_key_public_der(k, out);
+    crypto_key_free(k);
+    return r;
+}
+
+static void answer_error(struct api_response *resp, int r)
+{
+    switch (err_category(r)) {
+    case ERRC_STATE:
+        api_jsend_fail(resp, 503, NULL, "%s", err_detail(r));
+        break;
+    case ERRC_POLICY:
+    case ERRC_PERM:
+        api_jsend_fail(resp, 403, NULL, "%s", err_detail(r));
+        break;
+    case ERRC_AUTH:
+        api_jsend_fail(resp, 401, NULL, "%s", err_detail(r));
+        break;
+    case ERRC_INPUT:
+    case ERRC_NOTFOUND:
+        api_jsend_fail(resp, 400, NULL, "%s", err_detail(r));
+        break;
+    case ERRC_NONE:
+    case ERRC_BUG:
+    case ERRC_SYSTEM:
+    default:
+        api_jsend_error(resp, 500, "%s", err_detail(r));
+        break;
+    }
+}
+
+static void activate(struct coord *coord, struct api_request *req, struct api_response *resp)
+{
+    json_t *body = NULL;
+    struct buf csr = BUF_INIT, quote = BUF_INIT, spki = BUF_INIT;
+    struct coord_activation_response *act = NULL;
+    struct coord_activation_request ar = {0};
+    int r = js_parse(api_req_body(req), QY_API_BODY_MAX, &body);
+    if (r == 0 && !json_is_object(body))
+        r = err_fail(ERR_BAD_REQUEST, __func__, "expected a JSON object");
+    if (r == 0)
+        r = member_string(body, "marbleType", &ar.marble_type);
+    if (r == 0)
+        r = member_string(body, "uuid", &ar.uuid);
+    if (r == 0)
+        r = member_b64(body, "csr", true, &csr);
+    if (r == 0)
+        r = member_b64(body, "quote", false, &quote);
+    if (r == 0)
+        r = peer_spki(req, &spki);
+    if (r == 0)
+        r = api_req_tls_exporter(req, COORD_EXPORTER_LABEL, ar.exporter, sizeof(ar.exporter));
+    if (r == 0) {
+        ar.csr = buf_view(&csr);
+        ar.quote = buf_view(&quote);
+        ar.peer_spki = buf_view(&spki);
+        r = coord_activate(coord, &ar, &act);
+    }
+    if (r < 0)
+        answer_error(resp, r);
+    else
+        api_jsend_success(resp, coord_activation_json(act));
+    if (ar.marble_type != NULL) /* label series are capped in metrics.c */
+        api_metrics_activation(ar.marble_type, r == 0                           ? "ok"
+                                               : err_category(r) == ERRC_STATE  ? "not_ready"
+                                               : err_category(r) == ERRC_POLICY ? "refused"
+                                                                                : "error");
+    coord_activation_response_free(act);
+    json_decref(body);
+    buf_free(&csr);
+    buf_free(&quote);
+    buf_free(&spki);
+}
+
+void api_mesh_api_handler(void *ctx, struct api_request *req, struct api_response *resp)
+{
+    if (api_req_method(req) == API_POST && strcmp(api_req_path(req), "/api/v2/activate") == 0) {
+        resp->route = "/api/v2/activate";
+        activate(ctx, req, resp);
+    }
+    else
+        api_jsend_error(resp, 405, "%s", "");
+}

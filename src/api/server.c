@@ -1,0 +1,409 @@
+/*
+ * The HTTP(S) server: N event loops, one listening socket each (SO_REUSEPORT), evhttp on top of
+ * bufferevent_openssl. See api.h for the contract.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <sys/queue.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "api_int.h"
+
+struct loop {
+    struct api_server *srv;
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    bool started;
+};
+
+struct api_server {
+    struct api_server_config cfg;
+    char name[32];
+    uint16_t port;
+    pthread_mutex_t ctx_lock;
+    SSL_CTX *ssl_ctx; /* current identity; until one is set, a context without a certificate */
+    struct loop *loops;
+    int nloops;
+};
+
+struct api_request {
+    struct evhttp_request *ev;
+    struct evhttp_uri *uri;
+    struct evkeyvalq query;
+    bool query_ok;
+    SSL *ssl;
+    struct view body;
+    STACK_OF(X509) *chain; /* the peer's chain as sent, borrowed from the SSL */
+    X509 *leaf;            /* owned reference */
+    struct buf certs[8];   /* DER of leaf + chain, computed on demand */
+    size_t ncerts;
+    bool certs_done;
+    char peer[64];
+};
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+
+static void init_evthread(void)
+{
+    evthread_use_pthreads();
+}
+
+/* Listening ------------------------------------------------------------------------------------ */
+
+static int parse_addr(const char *addr, char *host, size_t host_size, char *port, size_t port_size)
+{
+    const char *colon = strrchr(addr, ':');
+    ENSURE(colon != NULL, ERR_INVALID_ARG, "address \"%s\" needs a port (host:port or :port)", addr);
+    size_t hl = (size_t)(colon - addr);
+    ENSURE(hl < host_size && strlen(colon + 1) < port_size && colon[1] != '\0', ERR_INVALID_ARG,
+           "bad address \"%s\"", addr);
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* [::1]:4433 */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    snprintf(port, port_size, "%s", colon + 1);
+    return 0;
+}
+
+/* A listening socket with SO_REUSEPORT and TCP_NODELAY (inherited by accepted sockets on Linux). */
+static int listen_on(const char *addr, uint16_t want_port, int *out_fd, uint16_t *out_port)
+{
+    char host[256], port[16];
+    TRY(parse_addr(addr, host, sizeof(host), port, sizeof(port)));
+    if (want_port != 0)
+        snprintf(port, sizeof(port), "%u", want_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+    ENSURE(gai == 0, ERR_INVALID_ARG, "cannot resolve \"%s\": %s", addr, gai_strerror(gai));
+    int fd = -1, one = 1, r = ERR_IO;
+    for (struct addrinfo *a = ai; a != NULL && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+            r = err_fail(ERR_IO, __func__, "cannot listen on %s: %s", addr, strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0)
+        return r;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    *out_fd = fd;
+    return 0;
+}
+
+/* TLS ------------------------------------------------------------------------------------------- */
+
+/* Each connection takes a reference to the identity current when it arrives. Never returns NULL
+ * for a TLS server: evhttp would then serve the connection in the clear. Out of memory, it returns a
+ * bufferevent whose handshake cannot succeed. */
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+    struct api_server *s = arg;
+    pthread_mutex_lock(&s->ctx_lock);
+    SSL *ssl = SSL_new(s->ssl_ctx);
+    pthread_mutex_unlock(&s->ctx_lock);
+    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                                  : NULL;
+    if (bev == NULL) {
+        abort(); /* cannot happen short of memory exhaustion; never fall back to plain HTTP */
+    }
+    return bev;
+}
+
+int api_server_set_identity(struct api_server *s, const struct view *chain, size_t chain_len,
+                            struct crypto_key *key)
+{
+    SSL_CTX *ctx = NULL;
+    TRY(api_tls_server_ctx(chain, chain_len, key, s->cfg.client_auth, &ctx));
+    pthread_mutex_lock(&s->ctx_lock);
+    SSL_CTX *old = s->ssl_ctx;
+    s->ssl_ctx = ctx;
+    pthread_mutex_unlock(&s->ctx_lock);
+    SSL_CTX_free(old);
+    return 0;
+}
+
+/* Requests -------------------------------------------------------------------------------------- */
+
+static void request_free(struct api_request *r)
+{
+    if (r->uri)
+        evhttp_uri_free(r->uri);
+    evhttp_clear_headers(&r->query);
+    X509_free(r->leaf);
+    for (size_t i = 0; i < r->ncerts; i++)
+        buf_free(&r->certs[i]);
+}
+
+static void send_response(struct evhttp_request *ev, struct api_response *resp)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
+    evhttp_add_header(h, "Content-Type", resp->content_type ? resp->content_type : "application/json");
+    if (resp->nosniff)
+        evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    struct evbuffer *out = evbuffer_new();
+    if (out != NULL && resp->body.size > 0)
+        evbuffer_add(out, resp->body.ptr, resp->body.size);
+    evhttp_send_reply(ev, resp->status ? resp->status : 500, NULL, out);
+    if (out != NULL)
+        evbuffer_free(out);
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct api_server *s = arg;
+    double started = monotonic_seconds();
+    struct api_request r = {.ev = ev};
+    struct api_response resp = {0, NULL, false, BUF_INIT, NULL};
+    r.query.tqh_first = NULL;
+    r.query.tqh_last = &r.query.tqh_first;
+    struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    if (s->cfg.tls && bev != NULL) {
+        r.ssl = bufferevent_openssl_get_ssl(bev);
+        if (r.ssl != NULL) {
+            r.leaf = SSL_get1_peer_certificate(r.ssl);
+            r.chain = SSL_get_peer_cert_chain(r.ssl);
+        }
+    }
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    if (conn)
+        evhttp_connection_get_peer(conn, &host, &port);
+    snprintf(r.peer, sizeof(r.peer), "%s:%u", host ? host : "?", port);
+    r.uri = evhttp_uri_parse(evhttp_request_get_uri(ev));
+    const char *q = r.uri ? evhttp_uri_get_query(r.uri) : NULL;
+    r.query_ok = r.uri != NULL && (q == NULL || evhttp_parse_query_str(q, &r.query) == 0);
+    struct evbuffer *in = evhttp_request_get_input_buffer(ev);
+    size_t len = evbuffer_get_length(in);
+    r.body = view_of(len ? evbuffer_pullup(in, -1) : NULL, len);
+    if (r.uri == NULL)
+        api_jsend_fail(&resp, 400, NULL, "malformed request target");
+    else if (len > s->cfg.max_body)
+        api_jsend_fail(&resp, 413, NULL, "request body is %zu bytes, the limit is %zu", len, s->cfg.max_body);
+    else
+        s->cfg.handler(s->cfg.ctx, &r, &resp);
+    send_response(ev, &resp);
+    api_metrics_request(s->name, resp.route, resp.status ? resp.status : 500, monotonic_seconds() - started);
+    buf_free(&resp.body);
+    request_free(&r);
+}
+
+enum api_method api_req_method(const struct api_request *r)
+{
+    switch (evhttp_request_get_command(r->ev)) {
+    case EVHTTP_REQ_GET:
+        return API_GET;
+    case EVHTTP_REQ_POST:
+        return API_POST;
+    default:
+        return API_OTHER;
+    }
+}
+
+const char *api_req_path(const struct api_request *r)
+{
+    const char *p = r->uri ? evhttp_uri_get_path(r->uri) : NULL;
+    return p ? p : "";
+}
+
+const char *api_req_query(const struct api_request *r, const char *name, size_t index)
+{
+    for (struct evkeyval *kv = r->query.tqh_first; kv != NULL; kv = kv->next.tqe_next)
+        if (strcmp(kv->key, name) == 0 && index-- == 0)
+            return kv->value;
+    return NULL;
+}
+
+bool api_req_query_ok(const struct api_request *r)
+{
+    return r->query_ok;
+}
+
+const char *api_req_header(const struct api_request *r, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
+}
+
+struct view api_req_body(const struct api_request *r)
+{
+    return r->body;
+}
+
+static void collect_certs(struct api_request *r)
+{
+    if (r->certs_done)
+        return;
+    r->certs_done = true;
+    int n = r->chain ? sk_X509_num(r->chain) : 0;
+    for (int i = -1; i < n && r->ncerts < QY_ARRAY_LEN(r->certs); i++) {
+        X509 *x = i < 0 ? r->leaf : sk_X509_value(r->chain, i);
+        if (x == NULL || (i >= 0 && r->leaf != NULL && X509_cmp(x, r->leaf) == 0))
+            continue; /* the server side chain may repeat the leaf */
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        if (len > 0 && buf_append(&r->certs[r->ncerts], der, (size_t)len) == 0)
+            r->ncerts++;
+        OPENSSL_free(der);
+    }
+}
+
+size_t api_req_peer_cert_count(const struct api_request *r)
+{
+    collect_certs((struct api_request *)r);
+    return r->ncerts;
+}
+
+struct view api_req_peer_cert(const struct api_request *r, size_t index)
+{
+    collect_certs((struct api_request *)r);
+    return index < r->ncerts ? buf_view(&r->certs[index]) : VIEW_EMPTY;
+}
+
+int api_req_tls_exporter(const struct api_request *r, const char *label, uint8_t *out, size_t size)
+{
+    ENSURE(r->ssl != NULL, ERR_WRONG_STATE, "not a TLS connection");
+    ENSURE(SSL_export_keying_material(r->ssl, out, size, label, strlen(label), NULL, 0, 0) == 1, ERR_CRYPTO,
+           "TLS exporter failed");
+    return 0;
+}
+
+const char *api_req_peer_addr(const struct api_request *r)
+{
+    return r->peer;
+}
+
+/* Threads --------------------------------------------------------------------------------------- */
+
+static void *loop_main(void *arg)
+{
+    struct loop *l = arg;
+    event_base_dispatch(l->base);
+    return NULL;
+}
+
+static int loop_init(struct api_server *s, struct loop *l, int fd)
+{
+    l->srv = s;
+    l->base = event_base_new();
+    l->http = l->base ? evhttp_new(l->base) : NULL;
+    ENSURE(l->http != NULL, ERR_NOMEM, "cannot create an event loop");
+    evhttp_set_gencb(l->http, on_request, s);
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    /* evhttp cuts off bodies far above our limit; the exact limit is answered in JSend above */
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)(s->cfg.max_body + 64 * 1024));
+    evhttp_set_max_headers_size(l->http, 16 * 1024);
+    evhttp_set_timeout(l->http, s->cfg.timeout_seconds > 0 ? s->cfg.timeout_seconds : 30);
+    if (s->cfg.tls)
+        evhttp_set_bevcb(l->http, make_bev, s);
+    ENSURE(evhttp_accept_socket_with_handle(l->http, fd) != NULL, ERR_IO, "cannot accept on the socket");
+    return 0;
+}
+
+int api_server_start(const struct api_server_config *cfg, struct api_server **out)
+{
+    int r = ERR_INTERNAL;
+    *out = NULL;
+    pthread_once(&evthread_once, init_evthread);
+    struct api_server *s = calloc(1, sizeof(*s));
+    ENSURE(s != NULL, ERR_NOMEM, "cannot allocate a server");
+    s->cfg = *cfg;
+    snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "server");
+    s->cfg.name = s->name;
+    s->cfg.addr = NULL; /* not kept */
+    pthread_mutex_init(&s->ctx_lock, NULL);
+    if (cfg->tls)
+        TRY_OUT(api_tls_server_ctx(NULL, 0, NULL, cfg->client_auth, &s->ssl_ctx));
+    s->nloops = cfg->threads > 0 ? cfg->threads : 1;
+    s->loops = calloc((size_t)s->nloops, sizeof(*s->loops));
+    ENSURE_OUT(s->loops != NULL, ERR_NOMEM, "cannot allocate event loops");
+    for (int i = 0; i < s->nloops; i++) {
+        int fd = -1;
+        TRY_OUT(listen_on(cfg->addr, s->port, &fd, &s->port)); /* later loops join the first's port */
+        r = loop_init(s, &s->loops[i], fd);
+        if (r < 0) {
+            close(fd);
+            goto out;
+        }
+    }
+    for (int i = 0; i < s->nloops; i++) {
+        ENSURE_OUT(pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]) == 0, ERR_IO,
+                   "cannot start a server thread");
+        s->loops[i].started = true;
+    }
+    *out = s;
+    s = NULL;
+    r = 0;
+out:
+    api_server_stop(s);
+    return r;
+}
+
+uint16_t api_server_port(const struct api_server *s)
+{
+    return s->port;
+}
+
+void api_server_stop(struct api_server *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; s->loops && i < s->nloops; i++)
+        if (s->loops[i].started)
+            event_base_loopbreak(s->loops[i].base);
+    for (int i = 0; s->loops && i < s->nloops; i++) {
+        struct loop *l = &s->loops[i];
+        if (l->started)
+            pthread_join(l->thread, NULL);
+        if (l->http)
+            evhttp_free(l->http);
+        if (l->base)
+            event_base_free(l->base);
+    }
+    free(s->loops);
+    SSL_CTX_free(s->ssl_ctx);
+    pthread_mutex_destroy(&s->ctx_lock);
+    free(s);
+}

@@ -1,0 +1,248 @@
+/*
+ * Marble activation (docs/mesh-protocol.md; reference/marblerun.md §5.3). Checks in order: state,
+ * TLS key = CSR key, marble type, quote (verification and binding to key and session), package
+ * policy, MaxActivations, UUID. Then the certificate from the CSR, the marble's secrets, the rendered
+ * parameters, and a durable record before the answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coord_int.h"
+
+struct coord_activation_response {
+    struct coord_snapshot *snap; /* keeps the manifest (argv) alive */
+    const struct mf_marble *marble;
+    char uuid[UUID_TEXT_SIZE];
+    struct buf chain_pem;
+    struct tpl_rendered *rendered;
+};
+
+void coord_activation_response_free(struct coord_activation_response *a)
+{
+    if (a == NULL)
+        return;
+    tpl_rendered_free(a->rendered);
+    buf_free(&a->chain_pem);
+    coord_snapshot_put(a->snap);
+    free(a);
+}
+
+/* MarbleRun's marbles wrap the DCAP quote in the OpenEnclave remote-report envelope. */
+static struct view strip_oe_envelope(struct view q)
+{
+    if (q.size < 16)
+        return q;
+    uint64_t len = 0;
+    for (int i = 0; i < 8; i++)
+        len |= (uint64_t)q.ptr[8 + i] << (8 * i);
+    bool oe = q.ptr[0] == 1 && q.ptr[1] == 0 && q.ptr[2] == 0 && q.ptr[3] == 0 && q.ptr[4] == 2 && q.ptr[5] == 0 &&
+              q.ptr[6] == 0 && q.ptr[7] == 0 && len == q.size - 16;
+    return oe ? view_of(q.ptr + 16, q.size - 16) : q;
+}
+
+static void policy_of(const struct mf_package *p, struct att_policy *out)
+{
+    *out = (struct att_policy){p->debug,
+                               p->unique_id,
+                               p->signer_id,
+                               p->product_id.set,
+                               p->product_id.value,
+                               p->security_version.set,
+                               p->security_version.value,
+                               p->accepted_tcb_statuses.items,
+                               p->accepted_tcb_statuses.count,
+                               p->accepted_advisories.items,
+                               p->accepted_advisories.count};
+}
+
+/* The quote verifies, is bound to this key and TLS session, and meets the package policy. */
+static int check_quote(struct coord *c, const struct coord_activation_request *req, const struct mf_package *pkg)
+{
+    if (c->cfg.simulation)
+        return 0; /* MarbleRun's simulation mode: quotes are neither required nor checked */
+    ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
+    struct att_result res;
+    TRY(att_verify(c->cfg.verifier, strip_oe_envelope(req->quote), coord_now(c), &res));
+    ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
+           res.detail);
+    uint8_t spki_hash[32], expect[64] = {0};
+    TRY(crypto_sha256(&req->peer_spki, 1, spki_hash));
+    struct view parts[3] = {view_str(COORD_BINDING_CONTEXT), view_of(spki_hash, 32), view_of(req->exporter, 32)};
+    TRY(crypto_sha256(parts, 3, expect));
+    ENSURE(mem_eq_ct(expect, res.report_data, sizeof(expect)), ERR_POLICY,
+           "marble verification failed: the quote is not bound to this TLS connection and key");
+    struct att_policy policy;
+    struct att_refusal why;
+    policy_of(pkg, &policy);
+    int r = att_policy_check(&policy, &res, &why);
+    ENSURE(r == 0, ERR_POLICY, "marble verification failed: %s", why.reason);
+    return 0;
+}
+
+static int check_request(struct coord *c, const struct coord_snapshot *s, const struct coord_activation_request *req,
+                         struct pki_csr **csr, const struct mf_marble **marble)
+{
+    struct crypto_key *peer = NULL;
+    int r = pki_csr_parse(req->csr, csr);
+    ENSURE(r == 0, ERR_BAD_REQUEST, "invalid CSR: %s", err_detail(r));
+    r = crypto_key_from_public_der(req->peer_spki, &peer);
+    ENSURE(r == 0, ERR_BAD_REQUEST, "the TLS client key does not parse: %s", err_detail(r));
+    bool same = crypto_key_public_eq(peer, pki_csr_key(*csr));
+    crypto_key_free(peer);
+    ENSURE(same, ERR_POLICY, "marble verification failed: the TLS client certificate's key differs from the CSR's");
+    *marble = manifest_marble(s->mf->m, req->marble_type);
+    ENSURE(*marble != NULL, ERR_POLICY, "marble verification failed: unknown marble type requested");
+    const struct mf_package *pkg = manifest_package(s->mf->m, (*marble)->package);
+    ENSURE(pkg != NULL, ERR_POLICY, "marble verification failed: undefined package \"%s\"", (*marble)->package);
+    return check_quote(c, req, pkg);
+}
+
+/* Certificate, secrets, parameters. */
+static int provision(struct coord *c, const struct coord_snapshot *s, const struct pki_csr *csr,
+                     struct coord_activation_response *a, const struct view spki)
+{
+    struct sec_set mine = SEC_SET_INIT, mine_prev = SEC_SET_INIT;
+    struct buf leaf = BUF_INIT;
+    int r = ERR_INTERNAL;
+    int64_t now = coord_now(c);
+    TRY_OUT(pki_issue_marble_cert(s->ca, csr, a->uuid, a->marble->name, now, &leaf));
+    TRY_OUT(enc_pem(&a->chain_pem, "CERTIFICATE", buf_view(&leaf)));
+    TRY_OUT(enc_pem(&a->chain_pem, "CERTIFICATE", pki_ca_intermediate_der(s->ca)));
+    struct sec_gen g = {s->ca, now, 1};
+    struct sec_marble sm = {a->uuid, a->marble, s->root_secret, s->previous_root_secret};
+    r = sec_generate_marble(s->mf->m, &g, &sm, &mine, &mine_prev);
+    ENSURE_OUT(r == 0, r, "generating marble secrets: %s", err_detail(r));
+    struct coord_tpl_ctx t = {{&mine, &s->secrets}, {&mine_prev, &s->previous_secrets}};
+    struct tpl_data data = {coord_tpl_find, &t,
+                            {pki_ca_marble_root_der(s->ca), buf_view(&leaf), spki, pki_ca_root_der(s->ca),
+                             pki_ca_intermediate_der(s->ca)}};
+    r = tpl_render_marble(a->marble, &data, TPL_PREDEFINED_ENV, &a->rendered);
+    ENSURE_OUT(r == 0, r, "customizing marble parameters: %s", err_detail(r));
+out:
+    sec_set_free(&mine);
+    sec_set_free(&mine_prev);
+    buf_free(&leaf);
+    return r;
+}
+
+/* The durable record, and the counted slot for limited types. */
+static int record(struct coord *c, const struct coord_activation_response *a, bool counted, uint64_t slot)
+{
+    char key[QY_STORE_KEY_MAX + 1], when[32];
+    struct store_txn *t = store_txn_new();
+    struct buf value = BUF_INIT;
+    int r = ERR_INTERNAL;
+    ENSURE_OUT(t != NULL, ERR_NOMEM, "out of memory");
+    if (qtime_format_rfc3339(coord_now(c), when) < 0)
+        snprintf(when, sizeof(when), "unknown");
+    json_t *rec = json_pack("{s:s,s:s,s:s}", "time", when, "marbleType", a->marble->name, "uuid", a->uuid);
+    r = rec ? js_dump(&value, rec, JSON_COMPACT) : ERR_NOMEM;
+    json_decref(rec);
+    TRY_OUT(r);
+    snprintf(key, sizeof(key), KEY_RECORD_PREFIX "%016llx:%016llx", (unsigned long long)c->epoch,
+             (unsigned long long)atomic_fetch_add(&c->seq, 1));
+    TRY_OUT(store_txn_put(t, key, buf_view(&value), STORE_REV_ABSENT));
+    if (counted) {
+        snprintf(key, sizeof(key), KEY_COUNT_PREFIX "%s:%016llx", a->marble->name, (unsigned long long)slot);
+        TRY_OUT(store_txn_put(t, key, view_str(a->uuid), STORE_REV_ABSENT));
+    }
+    r = store_commit(c->cfg.store, t);
+out:
+    store_txn_free(t);
+    buf_free(&value);
+    return r;
+}
+
+static int activate(struct coord *c, struct coord_snapshot *s, const struct coord_activation_request *req,
+                    struct coord_activation_response *a)
+{
+    struct pki_csr *csr = NULL;
+    uint64_t slot = 0;
+    bool reserved = false;
+    int r = ERR_INTERNAL;
+    ENSURE_OUT(coord_state(c) == COORD_ACCEPTING_MARBLES && s->mf != NULL, ERR_WRONG_STATE,
+               "cannot accept marbles in current state");
+    TRY_OUT(check_request(c, s, req, &csr, &a->marble));
+    TRY_OUT(coord_counter_reserve(c, a->marble->name, a->marble->max_activations, &slot));
+    reserved = a->marble->max_activations > 0;
+    r = uuid_canonical(req->uuid, a->uuid);
+    ENSURE_OUT(r == 0, ERR_BAD_REQUEST, "invalid UUID: %s", err_detail(r));
+    TRY_OUT(provision(c, s, csr, a, req->peer_spki));
+    TRY_OUT(record(c, a, reserved, slot));
+    r = 0;
+out:
+    if (reserved)
+        coord_counter_settle(c, a->marble->name, r == 0);
+    pki_csr_free(csr);
+    return r;
+}
+
+int coord_activate(struct coord *c, const struct coord_activation_request *req, struct coord_activation_response **out)
+{
+    *out = NULL;
+    struct coord_activation_response *a = calloc(1, sizeof(*a));
+    ENSURE(a != NULL, ERR_NOMEM, "out of memory");
+    a->snap = coord_snapshot_get(c);
+    int r = a->snap ? activate(c, a->snap, req, a) : err_fail(ERR_WRONG_STATE, __func__, "not started");
+    if (r < 0) {
+        atomic_fetch_add(&c->refused, 1);
+        log_info("mesh", "marble refused", LF_STR("type", req->marble_type), LF_STR("uuid", req->uuid),
+                 LF_STR("reason", err_detail(r)));
+        coord_activation_response_free(a);
+        return r;
+    }
+    atomic_fetch_add(&c->ok, 1);
+    log_debug("mesh", "marble activated", LF_STR("type", req->marble_type), LF_STR("uuid", a->uuid));
+    *out = a;
+    return 0;
+}
+
+/* The wire form ------------------------------------------------------------------------------------ */
+
+static json_t *segments_json(const struct tpl_value *v)
+{
+    static const char *const enc[] = {"pem", "raw", "hex", "base64"};
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < v->count; i++) {
+        const struct tpl_segment *seg = &v->segments[i];
+        json_t *e = NULL;
+        if (seg->kind == TPL_SEG_PRIVATE_KEY) {
+            e = json_pack("{s:s}", "privateKey", enc[seg->encoding]);
+        } else {
+            struct buf b64 = BUF_INIT;
+            if (enc_b64(&b64, seg->bytes) == 0)
+                e = json_pack("{s:s%}", "data", b64.ptr ? (const char *)b64.ptr : "", b64.size);
+            buf_free(&b64);
+        }
+        if (e == NULL || json_array_append_new(list, e) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+static json_t *values_json(const struct tpl_value *v, size_t count)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < count; i++) {
+        json_t *segs = segments_json(&v[i]);
+        if (segs == NULL || json_object_set_new(o, v[i].name, segs) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+json_t *coord_activation_json(const struct coord_activation_response *a)
+{
+    json_t *argv = json_array();
+    const struct mf_strings *av = &a->marble->params.argv;
+    for (size_t i = 0; argv && i < av->count; i++)
+        json_array_append_new(argv, json_string(av->items[i]));
+    return json_pack("{s:s,s:s%,s:{s:o,s:o,s:o}}", "uuid", a->uuid, "certificateChain", (const char *)a->chain_pem.ptr,
+                     a->chain_pem.size, "parameters", "files", values_json(a->rendered->files, a->rendered->files_count),
+                     "env", values_json(a->rendered->env, a->rendered->env_count), "argv", argv);
+}

@@ -1,0 +1,135 @@
+/* Private to coordinator/. */
+#ifndef QUARRY_COORD_INT_H
+#define QUARRY_COORD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "coordinator.h"
+#include "pki/pki.h"
+#include "secrets/secrets.h"
+#include "template/template.h"
+
+/* Store keys (reference §4.3, in Quarry's spelling). */
+#define KEY_STATE "state"
+#define KEY_MANIFEST "manifest"
+#define KEY_MANIFEST_SIG "manifestSignature"
+#define KEY_CA "ca"
+#define KEY_ROOT_SECRET "rootSecret"
+#define KEY_PREV_ROOT_SECRET "previousRootSecret"
+#define KEY_SECRETS "secrets"
+#define KEY_PREV_SECRETS "previousSecrets"
+#define KEY_LOG_PREFIX "log:"
+#define KEY_LOG_HEAD "logHead"
+#define KEY_COUNT_PREFIX "activations:" /* "activations:<type>:<slot>", one per counted activation */
+#define KEY_RECORD_PREFIX "activation:"
+
+#define ROOT_SECRET_SIZE 32
+
+/* The current manifest with its root signature, shared by the snapshots that use it. */
+struct coord_mf {
+    atomic_int refs;
+    struct manifest *m;
+    struct buf signature; /* ECDSA (root key) over SHA-256(raw) */
+};
+
+struct coord_mf *coord_mf_new(struct manifest *m); /* takes m over */
+struct coord_mf *coord_mf_ref(struct coord_mf *mf);
+void coord_mf_put(struct coord_mf *mf);
+
+/* What activations read: immutable once published, shared by reference. */
+struct coord_snapshot {
+    atomic_int refs;
+    struct coord_mf *mf; /* NULL before a manifest is set */
+    struct pki_ca *ca;
+    uint8_t root_secret[ROOT_SECRET_SIZE];
+    uint8_t previous_root_secret[ROOT_SECRET_SIZE];
+    struct sec_set secrets;          /* shared and user-defined values; per-marble placeholders */
+    struct sec_set previous_secrets; /* .Previous.Secrets */
+};
+
+/* MaxActivations bookkeeping per marble type: committed (durable) and reserved (in flight); slots
+ * number the store keys, so concurrent commits never overwrite each other. */
+struct coord_counter {
+    char *type;
+    uint64_t committed;
+    uint64_t reserved;
+    uint64_t next_slot;
+};
+
+struct coord {
+    struct coord_config cfg;
+    pthread_mutex_t admin; /* serialises state-changing operations */
+    _Atomic int state;
+
+    pthread_mutex_t snap_lock;
+    struct coord_snapshot *snap;
+
+    struct buf quote;      /* cached quote over SHA-256(root DER) */
+    pthread_mutex_t quote_lock;
+
+    uint64_t log_entries;  /* update log head, in step with the store */
+    uint8_t log_hash[32];
+
+    pthread_mutex_t count_lock;
+    struct coord_counter *counters;
+    size_t counters_count;
+
+    uint64_t epoch;        /* random per process: activation record keys never collide */
+    atomic_uint_fast64_t seq;
+    atomic_uint_fast64_t ok, refused;
+};
+
+int64_t coord_now(const struct coord *c);
+
+/* Snapshots: take a reference to the current one (release with coord_snapshot_put); publish a new
+ * one (takes over `s`). */
+struct coord_snapshot *coord_snapshot_get(struct coord *c);
+void coord_snapshot_put(struct coord_snapshot *s);
+struct coord_snapshot *coord_snapshot_new(void);
+void coord_snapshot_publish(struct coord *c, struct coord_snapshot *s);
+
+/* Server identities and the cached quote, after the CA changed. */
+int coord_refresh_identity(struct coord *c, const struct pki_ca *ca) QY_MUST_USE;
+
+/* Users (users.c). */
+const struct mf_user *coord_user_by_certs(const struct manifest *m, const struct view *certs, size_t count);
+bool coord_user_may(const struct manifest *m, const struct mf_user *u, enum mf_resource_type type,
+                    const char *action, const char *name);
+size_t coord_users_with(const struct manifest *m, enum mf_resource_type type, const char *action,
+                        const char **out, size_t max);
+
+/* The update log (log.c): stage one entry in t (fields stolen); coord_log_commit after t commits. */
+struct coord_log_stage {
+    uint64_t entries;
+    uint8_t hash[32];
+};
+int coord_log_append(struct coord *c, struct store_txn *t, const struct pki_ca *ca, struct coord_log_stage *stage,
+                     const char *update, json_t *fields) QY_MUST_USE;
+void coord_log_begin(struct coord *c, struct coord_log_stage *stage);  /* continue the current log */
+void coord_log_reset(struct coord *c, struct coord_log_stage *stage);  /* start a new log */
+void coord_log_commit(struct coord *c, const struct coord_log_stage *stage);
+int coord_log_load(struct coord *c) QY_MUST_USE;
+
+/* Loading state at start (load.c). */
+int coord_load(struct coord *c) QY_MUST_USE;
+
+/* Activation counters (counters.c). */
+int coord_counters_load(struct coord *c) QY_MUST_USE;
+void coord_counters_clear(struct coord *c);
+/* Reserves one activation of `type` under `max` (0: unlimited, nothing reserved); *slot numbers
+ * its store key. ERR_EXHAUSTED when used up. */
+int coord_counter_reserve(struct coord *c, const char *type, uint64_t max, uint64_t *slot) QY_MUST_USE;
+void coord_counter_settle(struct coord *c, const char *type, bool committed);
+
+/* A short text of the first errors in d, for messages ("path: message; ..."). */
+void coord_diag_summary(const struct diag *d, char *out, size_t size);
+
+/* Template data over a snapshot and optional per-marble sets (for dry runs and activation). */
+struct coord_tpl_ctx {
+    const struct sec_set *sets[2];      /* current: per-marble then shared */
+    const struct sec_set *prev_sets[2]; /* previous */
+};
+bool coord_tpl_find(void *ctx, bool previous, const char *name, struct tpl_secret *out);
+
+#endif

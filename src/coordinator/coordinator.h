@@ -1,0 +1,152 @@
+/*
+ * coordinator - the Coordinator's logic: the state machine, manifests, users and their permissions,
+ * secrets, marble activation, the update log. No sockets, no files, no clock: the store, the quote
+ * source, the quote verifier and the clock come in through coord_config; the api component turns
+ * HTTP requests into these calls and results back into MarbleRun's wire shapes.
+ *
+ * States (reference/marblerun.md §4.1): ACCEPTING_MANIFEST on a fresh start (a new CA, nothing
+ * persisted), ACCEPTING_MARBLES once a manifest is set (everything persisted, sealed), RECOVERY when
+ * sealed state exists that this host cannot unseal (a temporary CA until recovery or a new manifest).
+ *
+ * Concurrency. Admin operations (set manifest, secrets, updates, recovery) are serialised by one
+ * mutex, as MarbleRun does. Activations run concurrently on any number of threads: they read an
+ * immutable snapshot of the current configuration (manifest, CA, shared secrets) taken by reference,
+ * and meet only at the activation counters (MaxActivations, reserved before and settled after the
+ * durable commit) and at the store's group commit. An activation is answered only after its record
+ * is durable.
+ *
+ * Errors. Every function returns 0 or a negative ERR_*; err_detail() says why in words the api
+ * passes to the client (MarbleRun's messages where MarbleRun has one).
+ */
+#ifndef QUARRY_COORDINATOR_COORDINATOR_H
+#define QUARRY_COORDINATOR_COORDINATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attestation/attestation.h"
+#include "base/base.h"
+#include "crypto/crypto.h"
+#include "manifest/manifest.h"
+#include "store/store.h"
+
+enum coord_state {
+    COORD_UNINITIALIZED = 0,
+    COORD_RECOVERY = 1,
+    COORD_ACCEPTING_MANIFEST = 2,
+    COORD_ACCEPTING_MARBLES = 3,
+};
+
+/* Which of the Coordinator's servers a TLS identity is for. */
+enum coord_server { COORD_SERVER_CLIENT_API, COORD_SERVER_MESH_API };
+
+struct coord_config {
+    struct store *store;            /* borrowed; outlives the coordinator */
+    struct att_source *quote_source; /* the Coordinator's own quotes; borrowed */
+    struct att_verifier *verifier;  /* verifies marble quotes; borrowed; NULL only in simulation */
+    bool simulation;                /* accept marbles without quotes (MarbleRun's simulation mode) */
+    /* Names for the CA and server certificates (EDG_COORDINATOR_DNS_NAMES); borrowed. */
+    const char *const *dns_names;
+    size_t dns_names_count;
+    /* Makes the sealer for a manifest's SealMode (ProductKey, UniqueKey, Disabled). */
+    int (*make_sealer)(void *ctx, enum mf_seal_mode mode, struct sealer **out);
+    void *sealer_ctx;
+    /* Called whenever a server's TLS identity changes (start, recovery, updates): DER chain, leaf
+     * first, and its key (both borrowed for the call). */
+    void (*on_identity)(void *ctx, enum coord_server server, const struct view *chain, size_t chain_len,
+                        struct crypto_key *key);
+    void *identity_ctx;
+    /* Unix seconds; NULL: the system clock. Tests pin it. */
+    int64_t (*now)(void *ctx);
+    void *now_ctx;
+};
+
+struct coord;
+
+/* Starts from the store: fresh, resumed, or in recovery. Calls on_identity for both servers before
+ * returning. Returns an owned coordinator (coord_free). */
+QY_API int coord_new(const struct coord_config *cfg, struct coord **out) QY_MUST_USE;
+QY_API void coord_free(struct coord *c);
+QY_API enum coord_state coord_state(const struct coord *c);
+
+/* GET /status: code and MarbleRun's message. */
+QY_API void coord_status(const struct coord *c, int *code, const char **message);
+
+/* The Coordinator's quote and certificate chain (PEM intermediate then root). With a nonce the quote
+ * is fresh and its report data is SHA-256(root DER || nonce); without, the cached quote over
+ * SHA-256(root DER). The quote is in the OpenEnclave "remote report" envelope MarbleRun's clients
+ * expect; empty in simulation mode. */
+QY_API int coord_quote(struct coord *c, struct view nonce, struct buf *quote, struct buf *chain_pem) QY_MUST_USE;
+
+/* Manifests ------------------------------------------------------------------------------------ */
+
+/* Sets the first manifest (or a new one in recovery). `raw` is the JSON as uploaded (YAML is the
+ * client's business). On success the recovery secrets (name -> RSA-OAEP ciphertext) are returned as
+ * an owned JSON object. Problems with the manifest: ERR_MANIFEST, detail "checking manifest: ...". */
+QY_API int coord_set_manifest(struct coord *c, struct view raw, json_t **recovery_secrets) QY_MUST_USE;
+
+struct coord_manifest_info {
+    struct buf raw;         /* the manifest bytes */
+    struct buf signature;   /* ECDSA (root key) over SHA-256(raw), DER */
+    char fingerprint[65];   /* hex SHA-256(raw) */
+};
+QY_API int coord_get_manifest(struct coord *c, struct coord_manifest_info *out) QY_MUST_USE;
+QY_API void coord_manifest_info_free(struct coord_manifest_info *info);
+
+/* Users and secrets ------------------------------------------------------------------------------ */
+
+/* The user whose certificate (DER) is among `certs` (leaf first); ERR_AUTH otherwise. The name is
+ * owned by the caller (free). */
+QY_API int coord_authenticate(struct coord *c, const struct view *certs, size_t count, char **user) QY_MUST_USE;
+
+/* GET /secrets: the named secrets as MarbleRun's Secret JSON, in an owned object name -> secret.
+ * ERR_PERMISSION unless the user may read every one of them. */
+QY_API int coord_get_secrets(struct coord *c, const char *user, const char *const *names, size_t count,
+                             json_t **out) QY_MUST_USE;
+/* POST /secrets: user-defined secrets in MarbleRun's UserSecret JSON (name -> {Cert, Private, Key}). */
+QY_API int coord_set_secrets(struct coord *c, const char *user, const json_t *secrets) QY_MUST_USE;
+
+/* The update log ----------------------------------------------------------------------------------- */
+
+/* The log's lines, oldest first, as an owned JSON array of strings. */
+QY_API int coord_update_log(struct coord *c, json_t **lines) QY_MUST_USE;
+/* The log's head: {"entries", "sha256" (of the last line), "signature" (root key, base64 DER over
+ * "quarry-update-log-v1" || entries as 8 bytes big-endian || sha256)}, owned. */
+QY_API int coord_update_log_head(struct coord *c, json_t **head) QY_MUST_USE;
+
+/* Activation ------------------------------------------------------------------------------------- */
+
+#define COORD_EXPORTER_LABEL "EXPORTER-quarry-activation"
+#define COORD_BINDING_CONTEXT "quarry-activation-v1"
+
+struct coord_activation_request {
+    const char *marble_type;
+    const char *uuid;        /* any form Go's uuid.Parse accepts */
+    struct view csr;         /* PKCS#10 DER */
+    struct view quote;       /* DCAP quote (optionally in the OE envelope); empty in simulation */
+    struct view peer_spki;   /* SubjectPublicKeyInfo DER of the TLS client certificate */
+    uint8_t exporter[32];    /* TLS exporter COORD_EXPORTER_LABEL of the connection */
+};
+
+/* A parameter value: literal bytes, or a hole the marble fills with its own private key. */
+enum coord_segment_kind { COORD_SEG_BYTES, COORD_SEG_PRIVATE_KEY };
+enum coord_key_encoding { COORD_KEY_PEM, COORD_KEY_RAW, COORD_KEY_HEX, COORD_KEY_BASE64 };
+
+struct coord_activation_response; /* opaque, owned by the caller */
+
+/* Activates a marble. On success *resp holds the certificate chain and the rendered parameters;
+ * coord_activation_json() turns it into the wire JSON. Refusals: ERR_WRONG_STATE, ERR_POLICY (with
+ * the reason: unknown type, quote, binding, package policy), ERR_EXHAUSTED (MaxActivations),
+ * ERR_BAD_REQUEST (UUID, CSR). */
+QY_API int coord_activate(struct coord *c, const struct coord_activation_request *req,
+                          struct coord_activation_response **resp) QY_MUST_USE;
+QY_API json_t *coord_activation_json(const struct coord_activation_response *resp);
+QY_API void coord_activation_response_free(struct coord_activation_response *resp);
+
+/* Counters for metrics. */
+struct coord_stats {
+    uint64_t activations_ok, activations_refused;
+};
+QY_API void coord_stats(const struct coord *c, struct coord_stats *out);
+
+#endif

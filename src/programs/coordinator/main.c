@@ -1,0 +1,353 @@
+/*
+ * quarry-coordinator: the Coordinator daemon. Wires the store, the attestation (own quotes and the
+ * verifier of marble quotes), the coordinator and the three servers (client API, mesh API, metrics)
+ * together from flags and MarbleRun's EDG_COORDINATOR_* variables, says loudly when it runs in an
+ * insecure mode, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "attestation/attestation.h"
+#include "coordinator/coordinator.h"
+#include "store/store.h"
+
+struct options {
+    const char *data_dir, *client_addr, *mesh_addr, *metrics_addr, *dns_names, *store, *attestation;
+    const char *collateral, *pccs, *extra_root, *log_format, *log_level, *startup_manifest;
+    const char *mesh_threads, *client_threads;
+    bool help;
+};
+
+/* One option: its flag, the MarbleRun variable that sets it too, and its default. */
+struct option_def {
+    const char *flag;
+    const char *env;
+    const char *def;
+    size_t offset;
+    const char *help;
+};
+
+#define OPT(f, e, d, member, h) {f, e, d, offsetof(struct options, member), h}
+static const struct option_def option_defs[] = {
+    OPT("--data-dir", "EDG_COORDINATOR_SEAL_DIR", "quarry-coordinator-data", data_dir, "where sealed state lives"),
+    OPT("--client-addr", "EDG_COORDINATOR_CLIENT_ADDR", ":4433", client_addr, "client REST API (HTTPS)"),
+    OPT("--mesh-addr", "EDG_COORDINATOR_MESH_ADDR", ":2001", mesh_addr, "mesh API for marbles (mutual TLS)"),
+    OPT("--metrics-addr", "EDG_COORDINATOR_PROMETHEUS_ADDR", NULL, metrics_addr, "Prometheus /metrics (plain HTTP)"),
+    OPT("--dns-names", "EDG_COORDINATOR_DNS_NAMES", "localhost", dns_names, "comma-separated names for certificates"),
+    OPT("--store", "QUARRY_STORE", NULL, store, "sqlite:PATH (default: DATA-DIR/state.db)"),
+    OPT("--attestation", "QUARRY_ATTESTATION", "gramine", attestation, "gramine[:ROOT] | tsm[:ROOT] | emulated:DIR | simulation"),
+    OPT("--collateral", "QUARRY_COLLATERAL", NULL, collateral, "collateral directory (Intel PCS layout)"),
+    OPT("--pccs", "QUARRY_PCCS_URL", NULL, pccs, "PCCS or PCS base URL for collateral"),
+    OPT("--insecure-extra-root", "QUARRY_INSECURE_EXTRA_ROOT", NULL, extra_root, "also trust this root PEM (testkit)"),
+    OPT("--log-format", "QUARRY_LOG_FORMAT", "text", log_format, "text | json"),
+    OPT("--log-level", "QUARRY_LOG_LEVEL", "info", log_level, "debug | info | warn | error"),
+    OPT("--startup-manifest", "EDG_STARTUP_MANIFEST", NULL, startup_manifest, "set this manifest at start if none"),
+    OPT("--mesh-threads", "QUARRY_MESH_THREADS", "16", mesh_threads, "event loops serving the mesh API"),
+    OPT("--client-threads", "QUARRY_CLIENT_THREADS", "2", client_threads, "event loops serving the client API"),
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: quarry-coordinator [options]\n\noptions (environment variable in brackets):\n");
+    for (size_t i = 0; i < QY_ARRAY_LEN(option_defs); i++)
+        fprintf(f, "  %-24s %s [%s]%s%s\n", option_defs[i].flag, option_defs[i].help, option_defs[i].env,
+                option_defs[i].def ? ", default " : "", option_defs[i].def ? option_defs[i].def : "");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (size_t i = 0; i < QY_ARRAY_LEN(option_defs); i++) {
+        const char *env = getenv(option_defs[i].env);
+        *(const char **)((char *)o + option_defs[i].offset) = env && env[0] ? env : option_defs[i].def;
+    }
+    if (getenv("EDG_DEBUG_LOGGING") && strcmp(getenv("EDG_DEBUG_LOGGING"), "1") == 0)
+        o->log_level = "debug";
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            o->help = true;
+            return 0;
+        }
+        const char *eq = strchr(argv[a], '=');
+        size_t n = eq ? (size_t)(eq - argv[a]) : strlen(argv[a]);
+        const struct option_def *d = NULL;
+        for (size_t i = 0; i < QY_ARRAY_LEN(option_defs); i++)
+            if (strlen(option_defs[i].flag) == n && strncmp(option_defs[i].flag, argv[a], n) == 0)
+                d = &option_defs[i];
+        if (d == NULL)
+            FAIL(ERR_INVALID_ARG, "unknown option \"%s\"", argv[a]);
+        const char *v = eq ? eq + 1 : a + 1 < argc ? argv[++a] : NULL;
+        ENSURE(v != NULL, ERR_INVALID_ARG, "option %s needs a value", d->flag);
+        *(const char **)((char *)o + d->offset) = v;
+    }
+    return 0;
+}
+
+/* The application: what the identity callback and the handlers need. */
+struct app {
+    struct options opt;
+    char **dns;
+    size_t dns_count;
+    char db_path[QY_PATH_MAX], keyfile[QY_PATH_MAX];
+    const char *mode; /* "sgx", "emulated", "simulation" */
+    struct att_source *source;
+    struct att_verifier *verifier;
+    struct store *store;
+    struct coord *coord;
+    struct api_server *client, *mesh, *metrics;
+    struct api_metrics_ctx metrics_ctx;
+    /* identities issued before the servers started */
+    struct buf pending_chain[2][2];
+    size_t pending_len[2];
+    struct crypto_key *pending_key[2];
+};
+
+static void on_identity(void *ctx, enum coord_server which, const struct view *chain, size_t len,
+                        struct crypto_key *key)
+{
+    struct app *a = ctx;
+    struct api_server *srv = which == COORD_SERVER_CLIENT_API ? a->client : a->mesh;
+    if (srv != NULL) {
+        int r = api_server_set_identity(srv, chain, len, key);
+        if (r < 0)
+            log_error("coordinator", "cannot install a server identity", LF_ERR(r));
+        return;
+    }
+    for (size_t i = 0; i < len && i < 2; i++) {
+        buf_reset(&a->pending_chain[which][i]);
+        if (buf_append_view(&a->pending_chain[which][i], chain[i]) < 0)
+            return;
+    }
+    a->pending_len[which] = len < 2 ? len : 2;
+    crypto_key_free(a->pending_key[which]);
+    a->pending_key[which] = crypto_key_ref(key);
+}
+
+static int apply_pending(struct app *a, enum coord_server which, struct api_server *srv)
+{
+    struct view chain[2];
+    for (size_t i = 0; i < a->pending_len[which]; i++)
+        chain[i] = buf_view(&a->pending_chain[which][i]);
+    return api_server_set_identity(srv, chain, a->pending_len[which], a->pending_key[which]);
+}
+
+/* Sealers by the name recorded in the store, and for each SealMode of a new manifest. */
+static int sealer_by_name(void *ctx, const char *name, struct sealer **out)
+{
+    struct app *a = ctx;
+    char spec[QY_PATH_MAX + 32];
+    const char *gramine = strncmp(a->opt.attestation, "gramine:", 8) == 0 ? a->opt.attestation + 8 : "";
+    if (strcmp(name, "insecure-key-file") == 0)
+        snprintf(spec, sizeof(spec), "keyfile:%s", a->keyfile);
+    else if (strcmp(name, "gramine-product-key") == 0)
+        snprintf(spec, sizeof(spec), "gramine-product:%s%s", gramine, gramine[0] ? "/keys" : "");
+    else if (strcmp(name, "gramine-unique-key") == 0)
+        snprintf(spec, sizeof(spec), "gramine-unique:%s%s", gramine, gramine[0] ? "/keys" : "");
+    else
+        FAIL(ERR_NOT_FOUND, "no sealer \"%s\" on this host", name);
+    return sealer_new(spec, out);
+}
+
+static int sealer_for_mode(void *ctx, enum mf_seal_mode mode, struct sealer **out)
+{
+    struct app *a = ctx;
+    if (mode == MF_SEAL_DISABLED)
+        return sealer_new("none", out);
+    bool gramine = strncmp(a->opt.attestation, "gramine", 7) == 0;
+    if (!gramine)
+        return sealer_by_name(ctx, "insecure-key-file", out);
+    return sealer_by_name(ctx, mode == MF_SEAL_UNIQUE_KEY ? "gramine-unique-key" : "gramine-product-key", out);
+}
+
+static int split_names(struct app *a)
+{
+    size_t cap = 1;
+    for (const char *p = a->opt.dns_names; *p; p++)
+        cap += *p == ',';
+    a->dns = calloc(cap, sizeof(char *));
+    ENSURE(a->dns != NULL, ERR_NOMEM, "out of memory");
+    const char *p = a->opt.dns_names;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && (a->dns[a->dns_count] = strndup(p, n)) != NULL)
+            a->dns_count++;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+static int setup_attestation(struct app *a)
+{
+    const char *spec = a->opt.attestation;
+    TRY(att_source_new(spec, &a->source));
+    bool simulation = att_source_is_simulation(a->source);
+    a->mode = simulation ? "simulation" : att_source_is_emulated(a->source) ? "emulated" : "sgx";
+    if (simulation)
+        return 0; /* marbles are accepted without quotes; nothing to verify with */
+    struct att_verifier_config vc;
+    memset(&vc, 0, sizeof(vc));
+    struct att_collateral_source *col = NULL;
+    if (a->opt.pccs != NULL) {
+        struct api_pccs_config pc = {.base_url = a->opt.pccs};
+        TRY(api_pccs_source_new(&pc, &col));
+    } else {
+        const char *dir = a->opt.collateral;
+        if (dir == NULL && strncmp(spec, "emulated:", 9) == 0)
+            dir = spec + 9; /* the testkit directory holds its collateral */
+        ENSURE(dir != NULL, ERR_INVALID_ARG, "marble quotes need collateral: --collateral DIR or --pccs URL");
+        TRY(att_collateral_dir_new(dir, &col));
+    }
+    vc.collateral = col;
+    struct buf root = BUF_INIT;
+    struct view roots[1];
+    if (a->opt.extra_root != NULL) {
+        int rr = file_read(a->opt.extra_root, QY_PEM_MAX_SIZE, &root);
+        if (rr < 0) {
+            att_collateral_source_free(col);
+            return rr;
+        }
+        roots[0] = buf_view(&root);
+        vc.insecure_extra_roots = roots;
+        vc.insecure_extra_root_count = 1;
+        log_warn("coordinator", "INSECURE: trusting an extra attestation root besides Intel's",
+                 LF_STR("root", a->opt.extra_root));
+    }
+    int r = att_verifier_new(&vc, &a->verifier);
+    buf_free(&root);
+    return r;
+}
+
+static int start_server(const char *name, const char *addr, bool tls, enum api_client_auth auth,
+                        const char *threads, api_handler h, void *ctx, struct api_server **out)
+{
+    long n = strtol(threads, NULL, 10);
+    struct api_server_config cfg = {name, addr, tls, auth, n > 0 && n <= 256 ? (int)n : 2, QY_API_BODY_MAX, 30, h, ctx};
+    int r = api_server_start(&cfg, out);
+    ENSURE(r == 0, r, "cannot start the %s server on %s: %s", name, addr, err_detail(r));
+    log_info("coordinator", "listening", LF_STR("server", name), LF_STR("addr", addr),
+             LF_UINT("port", api_server_port(*out)));
+    return 0;
+}
+
+static int coord_state_of(void *ctx)
+{
+    return (int)coord_state(((struct app *)ctx)->coord);
+}
+
+static int set_startup_manifest(struct app *a)
+{
+    if (a->opt.startup_manifest == NULL || coord_state(a->coord) != COORD_ACCEPTING_MANIFEST)
+        return 0;
+    struct buf m = BUF_INIT;
+    json_t *secrets = NULL;
+    int r = file_read(a->opt.startup_manifest, QY_MANIFEST_MAX_SIZE, &m);
+    if (r == 0)
+        r = coord_set_manifest(a->coord, buf_view(&m), &secrets);
+    json_decref(secrets);
+    buf_free(&m);
+    ENSURE(r == 0, r, "cannot set the startup manifest: %s", err_detail(r));
+    log_info("coordinator", "startup manifest set", LF_STR("file", a->opt.startup_manifest));
+    return 0;
+}
+
+static int run(struct app *a)
+{
+    TRY(file_mkdirs(a->opt.data_dir, 0700));
+    snprintf(a->db_path, sizeof(a->db_path), "sqlite:%s/state.db", a->opt.data_dir);
+    snprintf(a->keyfile, sizeof(a->keyfile), "%s/insecure-seal.key", a->opt.data_dir);
+    TRY(split_names(a));
+    TRY(setup_attestation(a));
+    TRY(log_context_set("mode", a->mode));
+    if (strcmp(a->mode, "sgx") != 0)
+        log_warn("coordinator", "INSECURE MODE: attestation is not backed by hardware; do not use in production",
+                 LF_STR("attestation", a->opt.attestation));
+    struct kv_backend *kv = NULL;
+    TRY(kv_backend_open(a->opt.store ? a->opt.store : a->db_path, &kv));
+    TRY(store_open(kv, sealer_by_name, a, &a->store));
+    struct coord_config cc = {a->store, a->source, a->verifier, strcmp(a->mode, "simulation") == 0,
+                              (const char *const *)a->dns, a->dns_count, sealer_for_mode, a, on_identity, a,
+                              NULL, NULL};
+    TRY(coord_new(&cc, &a->coord));
+    TRY(start_server("client", a->opt.client_addr, true, API_CLIENT_CERT_REQUEST, a->opt.client_threads,
+                     api_client_api_handler, a->coord, &a->client));
+    TRY(apply_pending(a, COORD_SERVER_CLIENT_API, a->client));
+    TRY(start_server("mesh", a->opt.mesh_addr, true, API_CLIENT_CERT_REQUIRE, a->opt.mesh_threads,
+                     api_mesh_api_handler, a->coord, &a->mesh));
+    TRY(apply_pending(a, COORD_SERVER_MESH_API, a->mesh));
+    if (a->opt.metrics_addr != NULL) {
+        a->metrics_ctx = (struct api_metrics_ctx){coord_state_of, a, a->mode};
+        TRY(start_server("metrics", a->opt.metrics_addr, false, API_CLIENT_CERT_NONE, "1", api_metrics_handler,
+                         &a->metrics_ctx, &a->metrics));
+    }
+    TRY(set_startup_manifest(a));
+    int code;
+    const char *msg;
+    coord_status(a->coord, &code, &msg);
+    log_info("coordinator", "ready", LF_INT("state", code), LF_STR("status", msg),
+             LF_STR("sealer", store_sealer_name(a->store)));
+    return 0;
+}
+
+static void shutdown_app(struct app *a)
+{
+    api_server_stop(a->metrics);
+    api_server_stop(a->mesh);
+    api_server_stop(a->client);
+    coord_free(a->coord);
+    store_free(a->store);
+    att_verifier_free(a->verifier);
+    att_source_free(a->source);
+    for (int s = 0; s < 2; s++) {
+        crypto_key_free(a->pending_key[s]);
+        for (int i = 0; i < 2; i++)
+            buf_free(&a->pending_chain[s][i]);
+    }
+    for (size_t i = 0; i < a->dns_count; i++)
+        free(a->dns[i]);
+    free(a->dns);
+}
+
+int main(int argc, char **argv)
+{
+    struct app a;
+    memset(&a, 0, sizeof(a));
+    /* Signals are taken by sigwait below; server threads inherit the mask. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int r = parse_options(argc, argv, &a.opt);
+    if (r < 0 || a.opt.help) {
+        if (r < 0)
+            fprintf(stderr, "quarry-coordinator: %s\n\n", err_detail(r));
+        usage(r < 0 ? stderr : stdout);
+        return r < 0 ? 2 : 0;
+    }
+    enum log_format lf;
+    enum log_level ll;
+    if (log_parse_format(a.opt.log_format, &lf) < 0 || log_parse_level(a.opt.log_level, &ll) < 0) {
+        fprintf(stderr, "quarry-coordinator: %s\n", err_detail(ERR_INVALID_ARG));
+        return 2;
+    }
+    log_configure(ll, lf, 2);
+    r = run(&a);
+    if (r == 0) {
+        int sig = 0;
+        sigwait(&stop, &sig);
+        log_info("coordinator", "shutting down", LF_INT("signal", sig));
+    } else {
+        log_error("coordinator", "cannot start", LF_STR("error", err_detail(r)));
+    }
+    shutdown_app(&a);
+    return r == 0 ? 0 : 1;
+}

@@ -1,0 +1,154 @@
+/*
+ * store - the Coordinator's persistent state: an encrypted key-value map, sealed to this host.
+ *
+ * What it does. Values are kept in a backend (SQLite file, or memory) as AES-256-GCM ciphertexts
+ * under a 32-byte data key (the DEK), each bound to its own key name as associated data, so a value
+ * cannot be moved to another key or changed without detection. The DEK itself is stored wrapped by
+ * a key-encryption key from a sealer: the SGX seal key through Gramine (ProductKey = MRSIGNER-bound,
+ * UniqueKey = MRENCLAVE-bound), or an insecure key file for emulated and simulation runs. A store
+ * whose DEK cannot be unwrapped (new host, new enclave identity, lost key file) opens "sealed": its
+ * data is there but unreadable until the DEK is supplied by recovery (store_unlock). Recovery data
+ * (share hashes) is kept in the clear next to the wrapped DEK.
+ *
+ * Writes are transactions: a set of puts and deletes, each optionally guarded by the revision the
+ * caller last saw (compare-and-swap), applied atomically and durably (fsync) before store_commit
+ * returns. Concurrent commits are grouped: one thread commits for all that are waiting, so many
+ * activations share one fsync. A transaction whose guard fails is refused alone (ERR_CONFLICT).
+ *
+ * What it does not do. It knows nothing of manifests or marbles (key names are the caller's), keeps
+ * no cache, and does not decide when the DEK changes (the coordinator does, at manifest set). It
+ * does not protect against rolling the whole store back to an older copy: like MarbleRun without
+ * monotonic counters, a host that keeps old copies of the files can restore them.
+ *
+ * Ownership and threads. A struct store is safe to use from several threads. Keys are NUL-terminated
+ * names up to QY_STORE_KEY_MAX bytes; values up to QY_STORE_VALUE_MAX. Plaintexts handed back are
+ * appended to caller buffers (wiped on buf_free).
+ */
+#ifndef QUARRY_STORE_STORE_H
+#define QUARRY_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+#define STORE_DEK_SIZE 32
+
+/* Sealers --------------------------------------------------------------------------------------- */
+
+/* Wraps and unwraps the DEK. `seal` appends an opaque blob; `unseal` fails with ERR_CORRUPT when the
+ * blob was sealed elsewhere (another host or identity) or was tampered with. */
+struct sealer {
+    const char *name;   /* "gramine-product-key", "insecure-key-file", ... */
+    bool insecure;      /* true when the key is not protected by hardware */
+    bool persistent;    /* false: nothing may be written to disk (SealMode Disabled) */
+    int (*seal)(struct sealer *s, struct view dek, struct view aad, struct buf *out);
+    int (*unseal)(struct sealer *s, struct view blob, struct view aad, struct buf *dek);
+    void (*free)(struct sealer *s);
+};
+
+/*
+ * Sealers by name:
+ *   "keyfile:PATH"        an insecure 32-byte key in PATH, created (0600) on first use
+ *   "gramine-product:DIR" the Gramine MRSIGNER seal key, DIR/_sgx_mrsigner (DIR defaults to
+ *                         /dev/attestation/keys); "gramine-unique:DIR" likewise with _sgx_mrenclave
+ *   "none"                SealMode Disabled: nothing persisted
+ * Returns an owned sealer; free with sealer_free.
+ */
+QY_API int sealer_new(const char *spec, struct sealer **out) QY_MUST_USE;
+QY_API void sealer_free(struct sealer *s);
+
+/* Backends -------------------------------------------------------------------------------------- */
+
+/* One write of a transaction. expect_rev: STORE_REV_ANY (no guard), STORE_REV_ABSENT (the key must
+ * not exist), or the exact revision the key must still have. */
+#define STORE_REV_ANY UINT64_MAX
+#define STORE_REV_ABSENT 0
+
+struct kv_op {
+    const char *key; /* NULL with del: delete every key (the first op of a reset) */
+    struct view value; /* ignored for deletes */
+    bool del;
+    uint64_t expect_rev;
+};
+
+/* Called for each entry of a scan, in key order; a negative return stops the scan and is returned. */
+typedef int (*kv_scan_fn)(void *ctx, const char *key, struct view value, uint64_t rev);
+
+/* A key-value backend: raw bytes, no encryption. Implementations: SQLite, memory. */
+struct kv_backend {
+    const char *name;
+    /* value appended to out; ERR_NOT_FOUND when absent. rev may be NULL. */
+    int (*get)(struct kv_backend *b, const char *key, struct buf *out, uint64_t *rev);
+    int (*scan)(struct kv_backend *b, const char *prefix, kv_scan_fn fn, void *ctx);
+    /* Applies groups of ops atomically and durably: group i is ops[start[i] .. start[i+1]); a
+     * group whose guard fails is skipped and its result[i] set to ERR_CONFLICT, the others apply. */
+    int (*commit)(struct kv_backend *b, const struct kv_op *ops, const size_t *start, size_t groups,
+                  int *result);
+    /* Deletes everything. */
+    int (*wipe)(struct kv_backend *b);
+    void (*free)(struct kv_backend *b);
+};
+
+/* "sqlite:PATH" or "memory". Returns an owned backend. */
+QY_API int kv_backend_open(const char *spec, struct kv_backend **out) QY_MUST_USE;
+
+/* The store --------------------------------------------------------------------------------------- */
+
+enum store_status {
+    STORE_EMPTY,  /* nothing stored yet: no DEK */
+    STORE_OPEN,   /* DEK loaded: reads and writes work */
+    STORE_SEALED, /* data present but the DEK cannot be unwrapped here: needs recovery */
+};
+
+struct store;
+
+/* Makes the sealer called `name` (a struct sealer's name, as recorded next to the wrapped DEK). */
+typedef int (*sealer_lookup_fn)(void *ctx, const char *name, struct sealer **out);
+
+/* Opens a store over `backend` (taken over: freed with the store). The DEK is unwrapped with the
+ * sealer `lookup` makes for the name recorded when it was wrapped; a lookup that fails (no such seal
+ * key here) leaves the store sealed. */
+QY_API int store_open(struct kv_backend *backend, sealer_lookup_fn lookup, void *lookup_ctx,
+                      struct store **out) QY_MUST_USE;
+QY_API void store_free(struct store *s);
+QY_API enum store_status store_status(const struct store *s);
+/* The sealer in use ("" while the store is empty or sealed). */
+QY_API const char *store_sealer_name(const struct store *s);
+QY_API bool store_sealer_insecure(const struct store *s);
+
+/* Starts over with a new DEK, atomically: wipes everything stored, records `recovery_data` (kept in
+ * the clear, may be empty), wraps the DEK with `sealer` (which replaces the current one; taken over)
+ * and writes `initial` (may be NULL) under the new DEK. Used at manifest set. */
+struct store_txn;
+QY_API int store_reset(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view recovery_data,
+                       struct sealer *sealer, const struct store_txn *initial) QY_MUST_USE;
+/* The recovery data stored in the clear (appended to out; empty when none). */
+QY_API int store_recovery_data(struct store *s, struct buf *out) QY_MUST_USE;
+/* Checks whether `dek` opens the sealed store (trial decryption); 0 if it does, ERR_CORRUPT if not. */
+QY_API int store_check_dek(struct store *s, const uint8_t dek[STORE_DEK_SIZE]) QY_MUST_USE;
+/* Opens a sealed store with a DEK obtained by recovery, and re-wraps it with `sealer` (taken over)
+ * so the next start needs no recovery. ERR_CORRUPT when the DEK does not fit. */
+QY_API int store_unlock(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct sealer *sealer) QY_MUST_USE;
+
+/* Reads a value (plaintext appended to out). ERR_NOT_FOUND when absent; ERR_CORRUPT when it fails
+ * authentication; ERR_WRONG_STATE unless the store is open. rev may be NULL. */
+QY_API int store_get(struct store *s, const char *key, struct buf *out, uint64_t *rev) QY_MUST_USE;
+/* Calls fn for every key starting with prefix, with the decrypted value. */
+QY_API int store_scan(struct store *s, const char *prefix, kv_scan_fn fn, void *ctx) QY_MUST_USE;
+
+/* A transaction under construction: an owned list of writes, plaintext values copied in (and wiped
+ * when the transaction is freed). */
+struct store_txn;
+QY_API struct store_txn *store_txn_new(void);
+QY_API int store_txn_put(struct store_txn *t, const char *key, struct view value, uint64_t expect_rev) QY_MUST_USE;
+QY_API int store_txn_del(struct store_txn *t, const char *key, uint64_t expect_rev) QY_MUST_USE;
+QY_API size_t store_txn_count(const struct store_txn *t);
+QY_API void store_txn_free(struct store_txn *t);
+/* Encrypts and applies t atomically and durably, grouped with other threads' commits. 0, or
+ * ERR_CONFLICT when a guard failed (nothing of t applied), or an I/O error. */
+QY_API int store_commit(struct store *s, const struct store_txn *t) QY_MUST_USE;
+/* Commits grouped so far (for benchmarks and metrics). */
+QY_API uint64_t store_commit_groups(const struct store *s);
+
+#endif

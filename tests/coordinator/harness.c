@@ -1,0 +1,216 @@
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void qc_init(struct qc *q, const struct att_testkit_options *o)
+{
+    memset(q, 0, sizeof(*q));
+    snprintf(q->dir, sizeof(q->dir), "/tmp/quarry-test-coord-XXXXXX");
+    cr_assert_not_null(mkdtemp(q->dir));
+    snprintf(q->data, sizeof(q->data), "%s/data", q->dir);
+    snprintf(q->kit, sizeof(q->kit), "%s/kit", q->dir);
+    snprintf(q->log, sizeof(q->log), "%s/coordinator.log", q->dir);
+    int r = att_testkit_init(q->kit, o);
+    cr_assert_eq(r, 0, "testkit: %s", err_detail(r));
+    cr_assert_eq(att_testkit_open(q->kit, &q->tk), 0);
+}
+
+static bool answers(struct qc *q)
+{
+    struct api_client_config cc = {q->client_addr, VIEW_EMPTY, true, VIEW_EMPTY, VIEW_EMPTY, 2000};
+    struct api_client *c;
+    long status = 0;
+    struct buf out = BUF_INIT;
+    if (api_client_new(&cc, &c) < 0)
+        return false;
+    bool ok = api_client_call(c, API_GET, "/api/v2/status", VIEW_EMPTY, &status, &out) == 0 && status == 200;
+    api_client_free(c);
+    buf_free(&out);
+    return ok;
+}
+
+void qc_start(struct qc *q, const char *const *extra)
+{
+    if (q->client_port == 0) {
+        q->client_port = free_port();
+        q->mesh_port = free_port();
+        snprintf(q->client_addr, sizeof(q->client_addr), "localhost:%u", q->client_port);
+        snprintf(q->mesh_addr, sizeof(q->mesh_addr), "localhost:%u", q->mesh_port);
+    }
+    char exe[512], client[64], mesh[64], att[320], root[320];
+    snprintf(exe, sizeof(exe), "%s/src/programs/coordinator/quarry-coordinator", getenv("QY_BUILD_DIR"));
+    snprintf(client, sizeof(client), "127.0.0.1:%u", q->client_port);
+    snprintf(mesh, sizeof(mesh), "127.0.0.1:%u", q->mesh_port);
+    snprintf(att, sizeof(att), "emulated:%s", q->kit);
+    snprintf(root, sizeof(root), "%s/root_ca.pem", q->kit);
+    const char *argv[32] = {exe, "--data-dir", q->data, "--client-addr", client, "--mesh-addr", mesh,
+                            "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4"};
+    size_t n = 13;
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    fflush(NULL);
+    q->pid = fork();
+    cr_assert_geq(q->pid, 0);
+    if (q->pid == 0) {
+        int fd = open(q->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execv(exe, (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        if (answers(q))
+            return;
+        int st;
+        cr_assert_eq(waitpid(q->pid, &st, WNOHANG), 0, "quarry-coordinator exited; see %s", q->log);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("quarry-coordinator did not answer in 10 s; see %s", q->log);
+}
+
+static int stop_with(struct qc *q, int sig)
+{
+    if (q->pid <= 0)
+        return 0;
+    kill(q->pid, sig);
+    int st = 0;
+    waitpid(q->pid, &st, 0);
+    q->pid = 0;
+    return st;
+}
+
+static void dump_log(struct qc *q)
+{
+    struct buf b = BUF_INIT;
+    if (file_read(q->log, 1u << 20, &b) == 0)
+        fprintf(stderr, "--- %s ---\n%.*s\n", q->log, (int)(b.size > 8192 ? 8192 : b.size),
+                (const char *)b.ptr + (b.size > 8192 ? b.size - 8192 : 0));
+    buf_free(&b);
+}
+
+/* A clean shutdown: exit status 0 (also no leak or sanitizer report in the daemon). */
+void qc_stop(struct qc *q)
+{
+    int st = stop_with(q, SIGTERM);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        dump_log(q);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "quarry-coordinator did not shut down cleanly (status %d)", st);
+}
+
+void qc_kill9(struct qc *q)
+{
+    stop_with(q, SIGKILL);
+}
+
+void qc_cleanup(struct qc *q)
+{
+    if (q->pid > 0)
+        qc_stop(q);
+    att_testkit_free(q->tk);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", q->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", q->dir);
+}
+
+struct api_client *qc_client(struct qc *q, const char *user)
+{
+    struct buf cert = BUF_INIT, key = BUF_INIT;
+    if (user != NULL) {
+        char rel[128];
+        snprintf(rel, sizeof(rel), "certs/%s.crt", user);
+        qt_read(qt_data_path(rel), &cert);
+        snprintf(rel, sizeof(rel), "certs/%s.key", user);
+        qt_read(qt_data_path(rel), &key);
+    }
+    struct api_client_config cc = {q->client_addr, VIEW_EMPTY, true, buf_view(&cert), buf_view(&key), 30000};
+    struct api_client *c;
+    cr_assert_eq(api_client_new(&cc, &c), 0);
+    buf_free(&cert);
+    buf_free(&key);
+    return c;
+}
+
+long qc_call(struct api_client *c, enum api_method m, const char *target, const char *body, json_t **json)
+{
+    long status = 0;
+    struct buf out = BUF_INIT;
+    int r = api_client_call(c, m, target, view_str(body ? body : ""), &status, &out);
+    cr_assert_eq(r, 0, "%s %s: %s", m == API_GET ? "GET" : "POST", target, err_detail(r));
+    if (json != NULL)
+        *json = json_loadb((const char *)out.ptr, out.size, 0, NULL);
+    buf_free(&out);
+    return status;
+}
+
+long qc_set_manifest_text(struct qc *q, const char *text, json_t **json)
+{
+    struct buf b64 = BUF_INIT, body = BUF_INIT;
+    cr_assert_eq(enc_b64(&b64, view_str(text)), 0);
+    cr_assert_eq(buf_appendf(&body, "{\"manifest\":\"%.*s\"}", (int)b64.size, (const char *)b64.ptr), 0);
+    cr_assert_eq(buf_terminate(&body), 0);
+    struct api_client *c = qc_client(q, NULL);
+    long status = qc_call(c, API_POST, "/api/v2/manifest", (const char *)body.ptr, json);
+    api_client_free(c);
+    buf_free(&b64);
+    buf_free(&body);
+    return status;
+}
+
+long qc_set_manifest(struct qc *q, const char *name)
+{
+    char rel[128];
+    struct buf raw = BUF_INIT, text = BUF_INIT;
+    snprintf(rel, sizeof(rel), "manifests/%s", name);
+    qt_read(qt_data_path(rel), &raw);
+    cr_assert_eq(buf_terminate(&raw), 0);
+    qt_subst((const char *)raw.ptr, &text);
+    cr_assert_eq(buf_terminate(&text), 0);
+    long status = qc_set_manifest_text(q, (const char *)text.ptr, NULL);
+    buf_free(&raw);
+    buf_free(&text);
+    return status;
+}
+
+int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,
+                struct api_activation **out)
+{
+    struct att_testkit_quote_params p;
+    if (id == NULL)
+        cr_assert_eq(att_testkit_default_identity(q->tk, &p), 0);
+    else
+        p = *id;
+    struct att_source *src;
+    cr_assert_eq(att_source_new_emulated(q->tk, &p, &src), 0);
+    const char *names[] = {"localhost", "127.0.0.1"};
+    struct api_activation_config cfg = {q->mesh_addr, marble_type, names, 2, uuid, src, NULL, NULL,
+                                        VIEW_EMPTY, 1, 10, 100, NULL, NULL};
+    int r = api_activate(&cfg, out);
+    att_source_free(src);
+    return r;
+}

@@ -1,0 +1,49 @@
+/*
+ * Runs quarry-coordinator as a real process for tests: a temporary data directory, a testkit as its
+ * emulated attestation, free loopback ports; started, stopped (SIGTERM) and killed (SIGKILL) by PID.
+ * Clients talk to it over real TLS.
+ */
+#ifndef QUARRY_TEST_HARNESS_H
+#define QUARRY_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "api/api.h"
+#include "attestation/attestation.h"
+#include "qt.h"
+
+struct qc {
+    char dir[256];      /* temporary root: data/, kit/ */
+    char data[300], kit[300];
+    uint16_t client_port, mesh_port;
+    char client_addr[64], mesh_addr[64];
+    pid_t pid;
+    struct att_testkit *tk;
+    char log[320];
+};
+
+/* A fresh directory and testkit (`o` NULL: defaults). */
+void qc_init(struct qc *q, const struct att_testkit_options *o);
+/* Starts the daemon (extra arguments NULL-terminated) and waits until its client API answers. */
+void qc_start(struct qc *q, const char *const *extra);
+void qc_stop(struct qc *q);  /* SIGTERM, wait */
+void qc_kill9(struct qc *q); /* SIGKILL, wait */
+void qc_cleanup(struct qc *q);
+
+/* A client of the client API, trusting the root from /quote (or none with insecure), optionally as a
+ * user (files under tests/data/certs: "<name>.crt", "<name>.key"). */
+struct api_client *qc_client(struct qc *q, const char *user);
+/* One call; returns the HTTP status, *json the parsed body (owned, may be NULL). */
+long qc_call(struct api_client *c, enum api_method m, const char *target, const char *body, json_t **json);
+
+/* POST /api/v2/manifest of a file under tests/data/manifests (with certificate placeholders), or of
+ * the given text. Returns the status. */
+long qc_set_manifest_text(struct qc *q, const char *text, json_t **json);
+long qc_set_manifest(struct qc *q, const char *name);
+
+/* Activation as a marble with the testkit identity `id` (NULL: the kit's default). */
+int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,
+                struct api_activation **out);
+
+#endif

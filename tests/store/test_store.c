@@ -1,0 +1,413 @@
+/* store: encryption bound to key names, sealing, recovery hooks, guards, group commit, SQLite. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qt.h"
+#include "store/store.h"
+
+static char dir[256], db[300], keyfile[300], spec_db[320], spec_key[320];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/quarry-test-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db, sizeof(db), "%s/state.db", dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/seal.key", dir);
+    snprintf(spec_db, sizeof(spec_db), "sqlite:%s", db);
+    snprintf(spec_key, sizeof(spec_key), "keyfile:%s", keyfile);
+}
+
+static void teardown(void)
+{
+    char cmd[320];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* The sealer the test says is available on this "host", if it has the recorded name. */
+static int lookup(void *ctx, const char *name, struct sealer **out)
+{
+    TRY(sealer_new(ctx, out));
+    if (strcmp((*out)->name, name) != 0) {
+        sealer_free(*out);
+        *out = NULL;
+        FAIL(ERR_NOT_FOUND, "no sealer \"%s\" here", name);
+    }
+    return 0;
+}
+
+static struct store *open_store(const char *backend, const char *sealer)
+{
+    struct kv_backend *kv;
+    struct store *s;
+    cr_assert_eq(kv_backend_open(backend, &kv), 0, "%s", err_detail(-1));
+    cr_assert_eq(store_open(kv, lookup, (void *)sealer, &s), 0);
+    return s;
+}
+
+static struct sealer *sealer(const char *spec)
+{
+    struct sealer *se;
+    cr_assert_eq(sealer_new(spec, &se), 0);
+    return se;
+}
+
+static const uint8_t dek1[STORE_DEK_SIZE] = {1, 2, 3, 4, 5};
+
+static void reset_with(struct store *s, const char *sealer_spec, const char *key, const char *value)
+{
+    struct store_txn *t = store_txn_new();
+    if (key != NULL)
+        cr_assert_eq(store_txn_put(t, key, view_str(value), STORE_REV_ANY), 0);
+    cr_assert_eq(store_reset(s, dek1, view_str("{\"recovery\":1}"), sealer(sealer_spec), t), 0);
+    store_txn_free(t);
+}
+
+static void put(struct store *s, const char *key, const char *value, uint64_t expect, int want)
+{
+    struct store_txn *t = store_txn_new();
+    cr_assert_eq(store_txn_put(t, key, view_str(value), expect), 0);
+    cr_assert_eq(store_commit(s, t), want, "%s", err_detail(want));
+    store_txn_free(t);
+}
+
+static void expect_value(struct store *s, const char *key, const char *want)
+{
+    struct buf b = BUF_INIT;
+    int r = store_get(s, key, &b, NULL);
+    cr_assert_eq(r, 0, "%s: %s", key, err_detail(r));
+    cr_assert(view_eq(buf_view(&b), view_str(want)), "%s = %.*s", key, (int)b.size, (const char *)b.ptr);
+    buf_free(&b);
+}
+
+Test(store, fresh_store_is_empty_then_opens_after_reset, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_status(s), STORE_EMPTY);
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_get(s, "state", &b, NULL), ERR_WRONG_STATE);
+    reset_with(s, spec_key, "state", "2");
+    cr_assert_eq(store_status(s), STORE_OPEN);
+    expect_value(s, "state", "2");
+    cr_assert_eq(store_get(s, "missing", &b, NULL), ERR_NOT_FOUND);
+    cr_assert_eq(store_recovery_data(s, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("{\"recovery\":1}")));
+    cr_assert(store_sealer_insecure(s));
+    cr_assert_str_eq(store_sealer_name(s), "insecure-key-file");
+    buf_free(&b);
+    store_free(s);
+}
+
+Test(store, values_survive_restart_with_the_same_seal_key, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    put(s, "secret:a", "alpha", STORE_REV_ANY, 0);
+    store_free(s);
+    s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_status(s), STORE_OPEN);
+    expect_value(s, "state", "3");
+    expect_value(s, "secret:a", "alpha");
+    store_free(s);
+}
+
+Test(store, a_missing_sealer_means_sealed, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    store_free(s);
+    s = open_store(spec_db, "gramine-product:/nonexistent"); /* recorded: insecure-key-file */
+    cr_assert_eq(store_status(s), STORE_SEALED);
+    cr_assert_str_eq(store_sealer_name(s), "");
+    store_free(s);
+}
+
+Test(store, another_seal_key_means_sealed_and_recovery_unlocks, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    store_free(s);
+    char other[340];
+    snprintf(other, sizeof(other), "keyfile:%s/other.key", dir);
+    s = open_store(spec_db, other); /* a "new host" */
+    cr_assert_eq(store_status(s), STORE_SEALED);
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_recovery_data(s, &b), 0, "recovery data is readable while sealed");
+    cr_assert(view_eq(buf_view(&b), view_str("{\"recovery\":1}")));
+    uint8_t wrong[STORE_DEK_SIZE] = {9};
+    cr_assert_eq(store_check_dek(s, wrong), ERR_CORRUPT);
+    cr_assert_eq(store_unlock(s, wrong, sealer(other)), ERR_CORRUPT);
+    cr_assert_eq(store_status(s), STORE_SEALED);
+    cr_assert_eq(store_check_dek(s, dek1), 0);
+    cr_assert_eq(store_unlock(s, dek1, sealer(other)), 0);
+    cr_assert_eq(store_status(s), STORE_OPEN);
+    expect_value(s, "state", "3");
+    store_free(s);
+    s = open_store(spec_db, other);
+    cr_assert_eq(store_status(s), STORE_OPEN, "re-sealed to the new host");
+    store_free(s);
+    buf_free(&b);
+}
+
+Test(store, guards_compare_revisions, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, NULL, NULL);
+    put(s, "k", "v1", STORE_REV_ABSENT, 0);
+    put(s, "k", "v2", STORE_REV_ABSENT, ERR_CONFLICT);
+    uint64_t rev;
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_get(s, "k", &b, &rev), 0);
+    put(s, "k", "v3", rev + 1, ERR_CONFLICT);
+    put(s, "k", "v3", rev, 0);
+    put(s, "k", "v4", rev, ERR_CONFLICT);
+    expect_value(s, "k", "v3");
+    /* a failed guard refuses the whole transaction */
+    struct store_txn *t = store_txn_new();
+    cr_assert_eq(store_txn_put(t, "other", view_str("x"), STORE_REV_ANY), 0);
+    cr_assert_eq(store_txn_put(t, "k", view_str("x"), STORE_REV_ABSENT), 0);
+    cr_assert_eq(store_commit(s, t), ERR_CONFLICT);
+    cr_assert_eq(store_get(s, "other", &b, NULL), ERR_NOT_FOUND);
+    store_txn_free(t);
+    t = store_txn_new();
+    cr_assert_eq(store_txn_del(t, "k", STORE_REV_ANY), 0);
+    cr_assert_eq(store_commit(s, t), 0);
+    cr_assert_eq(store_get(s, "k", &b, NULL), ERR_NOT_FOUND);
+    store_txn_free(t);
+    buf_free(&b);
+    store_free(s);
+}
+
+static int collect(void *ctx, const char *key, struct view value, uint64_t rev)
+{
+    (void)rev;
+    struct buf *b = ctx;
+    TRY(buf_appendf(b, "%s=%.*s;", key, (int)value.size, (const char *)value.ptr));
+    return 0;
+}
+
+static void scan_checks(const char *backend)
+{
+    struct store *s = open_store(backend, spec_key);
+    reset_with(s, spec_key, "b:2", "two");
+    put(s, "a:1", "one", STORE_REV_ANY, 0);
+    put(s, "b:1", "uno", STORE_REV_ANY, 0);
+    put(s, "b", "bare", STORE_REV_ANY, 0);
+    put(s, "c:1", "eins", STORE_REV_ANY, 0);
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_scan(s, "b:", collect, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("b:1=uno;b:2=two;")), "%.*s", (int)b.size, (const char *)b.ptr);
+    buf_reset(&b);
+    cr_assert_eq(store_scan(s, "", collect, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("a:1=one;b=bare;b:1=uno;b:2=two;c:1=eins;")), "reserved keys hidden");
+    buf_free(&b);
+    store_free(s);
+}
+
+Test(store, scans_by_prefix_in_key_order, .init = setup, .fini = teardown)
+{
+    scan_checks(spec_db);
+    scan_checks("memory");
+}
+
+static sqlite3 *raw_db(void)
+{
+    sqlite3 *h;
+    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    return h;
+}
+
+Test(store, tampering_is_detected_and_values_are_bound_to_their_names, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "secret:a", "alpha");
+    put(s, "secret:b", "bravo", STORE_REV_ANY, 0);
+    store_free(s);
+    sqlite3 *h = raw_db();
+    /* move b's ciphertext to a */
+    cr_assert_eq(sqlite3_exec(h, "UPDATE kv SET value = (SELECT value FROM kv WHERE key='secret:b') "
+                                 "WHERE key='secret:a'", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    s = open_store(spec_db, spec_key);
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_get(s, "secret:a", &b, NULL), ERR_CORRUPT);
+    cr_assert_eq(b.size, 0);
+    expect_value(s, "secret:b", "bravo");
+    store_free(s);
+    h = raw_db();
+    cr_assert_eq(sqlite3_exec(h, "UPDATE kv SET value = CAST(value || x'00' AS BLOB) WHERE key='secret:b'",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_get(s, "secret:b", &b, NULL), ERR_CORRUPT);
+    buf_free(&b);
+    store_free(s);
+}
+
+Test(store, the_data_key_is_not_on_disk_in_the_clear, .init = setup, .fini = teardown)
+{
+    uint8_t dek[STORE_DEK_SIZE];
+    for (size_t i = 0; i < sizeof(dek); i++)
+        dek[i] = (uint8_t)(0xa0 + i);
+    struct store *s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_reset(s, dek, VIEW_EMPTY, sealer(spec_key), NULL), 0);
+    put(s, "secret:x", "PLAINTEXT-MARKER", STORE_REV_ANY, 0);
+    store_free(s);
+    const char *files[] = {"state.db", "state.db-wal"};
+    for (size_t f = 0; f < 2; f++) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s", dir, files[f]);
+        struct buf b = BUF_INIT;
+        if (file_read(path, 64u << 20, &b) != 0)
+            continue;
+        cr_assert_null(memmem(b.ptr, b.size, dek, sizeof(dek)), "%s holds the DEK", files[f]);
+        cr_assert_null(memmem(b.ptr, b.size, "PLAINTEXT-MARKER", 16), "%s holds a plaintext", files[f]);
+        buf_free(&b);
+    }
+}
+
+Test(store, corrupted_metadata_opens_sealed_never_crashes, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    store_free(s);
+    const char *keys[] = {"sys:dek", "sys:check"};
+    for (size_t k = 0; k < 2; k++) {
+        sqlite3 *h = raw_db();
+        char sql[200];
+        snprintf(sql, sizeof(sql), "SELECT length(value) FROM kv WHERE key='%s'", keys[k]);
+        sqlite3_stmt *st;
+        cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+        int len = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        for (int i = 0; i < len; i++) {
+            snprintf(sql, sizeof(sql),
+                     "UPDATE kv SET value = substr(value,1,%d) || x'5a' || substr(value,%d) WHERE key='%s'", i,
+                     i + 2, keys[k]);
+            /* replace byte i with 0x5a (unless it already is; then the store must still open) */
+            cr_assert_eq(sqlite3_exec(h, "SAVEPOINT t", NULL, NULL, NULL), SQLITE_OK);
+            cr_assert_eq(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+            cr_assert_eq(sqlite3_exec(h, "RELEASE t", NULL, NULL, NULL), SQLITE_OK);
+            struct store *t = open_store(spec_db, spec_key);
+            cr_assert(store_status(t) == STORE_SEALED || store_status(t) == STORE_OPEN);
+            store_free(t);
+        }
+        sqlite3_close(h);
+        /* restore a clean store for the next key */
+        s = open_store(spec_db, spec_key);
+        reset_with(s, spec_key, "state", "3");
+        store_free(s);
+    }
+}
+
+struct worker {
+    struct store *s;
+    int id;
+};
+
+static void *commit_many(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 100; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "activation:%02d:%03d", w->id, i);
+        struct store_txn *t = store_txn_new();
+        if (store_txn_put(t, key, view_str("record"), STORE_REV_ABSENT) != 0 || store_commit(w->s, t) != 0)
+            abort();
+        store_txn_free(t);
+    }
+    return NULL;
+}
+
+static int count(void *ctx, const char *key, struct view value, uint64_t rev)
+{
+    (void)key, (void)value, (void)rev;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+Test(store, concurrent_commits_are_grouped_and_all_durable, .init = setup, .fini = teardown, .timeout = 120)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, NULL, NULL);
+    uint64_t before = store_commit_groups(s);
+    pthread_t th[16];
+    struct worker w[16];
+    for (int i = 0; i < 16; i++) {
+        w[i] = (struct worker){s, i};
+        cr_assert_eq(pthread_create(&th[i], NULL, commit_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    uint64_t groups = store_commit_groups(s) - before;
+    cr_assert_lt(groups, 1600, "1600 commits in %llu rounds: grouping works", (unsigned long long)groups);
+    store_free(s);
+    s = open_store(spec_db, spec_key);
+    int n = 0;
+    cr_assert_eq(store_scan(s, "activation:", count, &n), 0);
+    cr_assert_eq(n, 1600);
+    store_free(s);
+}
+
+Test(store, disabled_sealing_keeps_nothing_on_disk, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    reset_with(s, "none", "state", "3"); /* a manifest with SealMode Disabled */
+    expect_value(s, "state", "3");
+    put(s, "secret:a", "alpha", STORE_REV_ANY, 0);
+    store_free(s);
+    s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_status(s), STORE_EMPTY, "a restart starts over");
+    store_free(s);
+}
+
+Test(store, gramine_seal_keys_from_a_device_directory, .init = setup, .fini = teardown)
+{
+    char keys[300], spec[340], path[400];
+    snprintf(keys, sizeof(keys), "%s/keys", dir);
+    cr_assert_eq(file_mkdirs(keys, 0700), 0);
+    snprintf(path, sizeof(path), "%s/_sgx_mrsigner", keys);
+    cr_assert_eq(file_write_atomic(path, view_str("0123456789abcdef"), 0600), 0);
+    snprintf(spec, sizeof(spec), "gramine-product:%s", keys);
+    struct store *s = open_store(spec_db, spec);
+    reset_with(s, spec, "state", "3");
+    cr_assert_str_eq(store_sealer_name(s), "gramine-product-key");
+    cr_assert_not(store_sealer_insecure(s));
+    store_free(s);
+    s = open_store(spec_db, spec);
+    cr_assert_eq(store_status(s), STORE_OPEN);
+    store_free(s);
+    cr_assert_eq(file_write_atomic(path, view_str("fedcba9876543210"), 0600), 0); /* another CPU */
+    s = open_store(spec_db, spec);
+    cr_assert_eq(store_status(s), STORE_SEALED);
+    store_free(s);
+    struct sealer *se;
+    snprintf(spec, sizeof(spec), "gramine-unique:%s", keys);
+    cr_assert_eq(sealer_new(spec, &se), ERR_NOT_FOUND, "no _sgx_mrenclave in the fake directory");
+    cr_assert_eq(file_write_atomic(path, view_str("short"), 0600), 0);
+    snprintf(spec, sizeof(spec), "gramine-product:%s", keys);
+    cr_assert_eq(sealer_new(spec, &se), ERR_IO);
+    cr_assert_eq(sealer_new("tpm:/dev/tpm0", &se), ERR_INVALID_ARG);
+}
+
+Test(store, keys_are_checked)
+{
+    struct store_txn *t = store_txn_new();
+    cr_assert_eq(store_txn_put(t, "sys:dek", view_str("x"), STORE_REV_ANY), ERR_INVALID_ARG);
+    cr_assert_eq(store_txn_put(t, "", view_str("x"), STORE_REV_ANY), ERR_INVALID_ARG);
+    char big[QY_STORE_KEY_MAX + 2];
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    cr_assert_eq(store_txn_put(t, big, view_str("x"), STORE_REV_ANY), ERR_INVALID_ARG);
+    cr_assert_eq(store_txn_count(t), 0);
+    store_txn_free(t);
+    struct kv_backend *kv;
+    cr_assert_eq(kv_backend_open("etcd:http://x", &kv), ERR_INVALID_ARG);
+}
