@@ -5,6 +5,7 @@
  * shapes are MarbleRun's: bad requests 400 fail, unauthenticated 401 fail, everything the Coordinator
  * refuses 500 error (MarbleRun's choice, kept for its clients), unknown paths and methods 405 error.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,6 +264,56 @@ static void get_update_log_head(struct call *c)
         api_jsend_success(c->resp, head);
 }
 
+static void get_recover_key(struct call *c)
+{
+    struct buf spki = BUF_INIT;
+    int r = coord_recovery_public_key(c->coord, &spki);
+    if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, json_pack("{s:s,s:o}", "algorithm", "RSA", "ephemeralPublicKey",
+                                             b64_string(buf_view(&spki))));
+    buf_free(&spki);
+}
+
+static void post_recover(struct call *c)
+{
+    if (api_req_body(c->req).size > QY_RECOVER_BODY_MAX) {
+        api_jsend_fail(c->resp, 413, NULL, "request body is larger than %u bytes", QY_RECOVER_BODY_MAX);
+        return;
+    }
+    json_t *body = body_object(c);
+    if (body == NULL)
+        return;
+    struct buf secret = BUF_INIT, sig = BUF_INIT;
+    unsigned remaining = 0;
+    int r = b64_member(body, "recoverySecret", &secret);
+    if (r == 0)
+        r = b64_member(body, "recoverySecretSignature", &sig);
+    if (r < 0) {
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+        goto out;
+    }
+    r = coord_recover(c->coord, buf_view(&secret), buf_view(&sig), &remaining);
+    if (r == ERR_BAD_REQUEST) {
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+    } else if (r < 0) {
+        refuse(c, r);
+    } else {
+        char msg[128];
+        if (remaining == 0)
+            snprintf(msg, sizeof(msg), "Recovery successful.");
+        else
+            snprintf(msg, sizeof(msg), "Secret was processed successfully. Upload the next secret. Remaining secrets: %u",
+                     remaining);
+        api_jsend_success(c->resp, json_pack("{s:i,s:s}", "remaining", (int)remaining, "message", msg));
+    }
+out:
+    json_decref(body);
+    buf_free(&secret);
+    buf_free(&sig);
+}
+
 static void recover_gone(struct call *c)
 {
     api_jsend_error(c->resp, 410, "Recovering the Coordinator using the /recover API endpoint has been disabled. Use "
@@ -278,6 +329,8 @@ static const struct route routes[] = {
     {API_POST, "/api/v2/secrets", MARBLES, AUTH_USER, post_secrets},
     {API_GET, "/api/v2/update", MARBLES, AUTH_NONE, get_update_log},
     {API_GET, "/api/v2/update-log-head", MARBLES, AUTH_NONE, get_update_log_head},
+    {API_GET, "/api/v2/recover/public-key", ST(COORD_RECOVERY), AUTH_NONE, get_recover_key},
+    {API_POST, "/api/v2/recover", ST(COORD_RECOVERY), AUTH_NONE, post_recover},
     /* v1 */
     {API_GET, "/status", ANY_STATE, AUTH_NONE, get_status},
     {API_GET, "/manifest", ANY_STATE, AUTH_NONE, get_manifest},

@@ -142,10 +142,17 @@
 
 /* Request bodies: the largest is a manifest upload (base64 of QY_MANIFEST_MAX_SIZE in JSON). */
 #define QY_API_BODY_MAX (QY_MANIFEST_MAX_SIZE / 3 * 4 + 64 * 1024)
+/* POST /recover: MarbleRun reads at most this much (a secret and a signature, base64). */
+#define QY_RECOVER_BODY_MAX 20480
 /* GET /quote?nonce=: a nonce is a freshness token, not data; MarbleRun's CLI sends 32 bytes. */
 #define QY_NONCE_MAX 256
 /* GET /secrets?s=..: names per request (a manifest's worth of secrets would be silly in a URL). */
 #define QY_SECRET_QUERY_MAX 256
+/* POST /monotonic-counter: a counter's name is a label chosen by the marble's code, not data. */
+#define QY_COUNTER_NAME_MAX 1024
+/* A counter update is a compare-and-swap on its store key; concurrent writers of one counter retry,
+ * and every round lets at least one of them through, so this bounds only pathological contention. */
+#define QY_COUNTER_RETRIES 1000
 
 /* HTTP response headers the activation client reads (evhttp sends a few hundred bytes). */
 #define QY_HTTP_HEADER_MAX (16u * 1024)
@@ -161,5 +168,17 @@
 
 /* One log line; longer messages are truncated, never split. */
 #define QY_LOG_LINE_MAX 4096
+
+/* Marble side: quarry-premain and applying an activation -------------------------------------- */
+
+/* Folders one file of an activation may need created: real layouts nest a few levels deep; the
+ * bound keeps a hostile path from making the premain create (and track) thousands of folders. */
+#define QY_APPLY_MAX_DEPTH 64
+/* EDG_MARBLE_UUID_FILE holds one UUID as text (36 characters, or a Go-accepted variant with
+ * braces, a URN prefix and a newline); anything larger is not a UUID file. */
+#define QY_UUID_FILE_MAX_SIZE 256
+/* EDG_MARBLE_DNS_NAMES: the names and IPs a marble asks for in its certificate (Kubernetes gives
+ * three; a CSR with hundreds of SANs is a mistake, not a marble). */
+#define QY_PREMAIN_MAX_NAMES 64
 
 #endif

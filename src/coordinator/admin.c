@@ -142,6 +142,10 @@ static int set_manifest_locked(struct coord *c, struct view raw, json_t **recove
     TRY_OUT(r);
     coord_log_commit(c, &log);
     coord_counters_clear(c); /* a new state: nothing activated yet */
+    rec_session_free(c->recovery); /* a new manifest in recovery discards the old state */
+    c->recovery = NULL;
+    crypto_key_free(c->ephemeral);
+    c->ephemeral = NULL;
     coord_snapshot_publish(c, next);
     next = NULL;
     atomic_store(&c->state, COORD_ACCEPTING_MARBLES);

@@ -130,7 +130,9 @@ static int issue_identity(struct coord *c, const struct pki_ca *ca, enum coord_s
     struct buf leaf = BUF_INIT;
     int r = ERR_INTERNAL;
     TRY_OUT(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &key));
-    struct pki_server_options o = {which == COORD_SERVER_CLIENT_API ? PKI_ROOT_CN : PKI_INTERMEDIATE_CN,
+    /* The leaf's own name: with the root's subject, verifiers would take it for self-signed. */
+    struct pki_server_options o = {which == COORD_SERVER_CLIENT_API ? "Quarry Coordinator client API"
+                                                                    : "Quarry Coordinator mesh API",
                                    c->cfg.dns_names, c->cfg.dns_names_count, coord_now(c), 0};
     TRY_OUT(pki_issue_server_cert(ca, which == COORD_SERVER_CLIENT_API ? PKI_SIGNER_ROOT : PKI_SIGNER_INTERMEDIATE,
                                   key, &o, &leaf));
@@ -241,6 +243,8 @@ void coord_free(struct coord *c)
     if (c == NULL)
         return;
     coord_snapshot_put(c->snap);
+    rec_session_free(c->recovery);
+    crypto_key_free(c->ephemeral);
     buf_free(&c->quote);
     coord_counters_clear(c);
     pthread_mutex_destroy(&c->admin);

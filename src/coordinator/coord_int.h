@@ -7,6 +7,7 @@
 
 #include "coordinator.h"
 #include "pki/pki.h"
+#include "recovery/recovery.h"
 #include "secrets/secrets.h"
 #include "template/template.h"
 
@@ -74,6 +75,9 @@ struct coord {
     pthread_mutex_t count_lock;
     struct coord_counter *counters;
     size_t counters_count;
+
+    struct rec_session *recovery;   /* a recovery in progress (admin mutex) */
+    struct crypto_key *ephemeral;   /* its ephemeral RSA key (admin mutex) */
 
     uint64_t epoch;        /* random per process: activation record keys never collide */
     atomic_uint_fast64_t seq;

@@ -93,6 +93,18 @@ struct coord_manifest_info {
 QY_API int coord_get_manifest(struct coord *c, struct coord_manifest_info *out) QY_MUST_USE;
 QY_API void coord_manifest_info_free(struct coord_manifest_info *info);
 
+/* Recovery (reference/marblerun.md §8) ------------------------------------------------------------ */
+
+/* GET /recover/public-key: the ephemeral RSA-4096 key (SPKI DER appended) secrets may be encrypted
+ * to on their way; made on first use and kept until a recovery completes. Recovery state only. */
+QY_API int coord_recovery_public_key(struct coord *c, struct buf *spki_der) QY_MUST_USE;
+/* POST /recover: one recovery secret (plain, or encrypted to the ephemeral key) with its signature
+ * (RSA PKCS#1 v1.5 over SHA-256 of the plain secret, by its recovery key). *remaining counts the
+ * secrets still needed; at 0 the state is unsealed, re-sealed to this host, and served again.
+ * Refusals (bad signature, foreign or reused secret) change nothing. */
+QY_API int coord_recover(struct coord *c, struct view secret, struct view signature, unsigned *remaining)
+    QY_MUST_USE;
+
 /* Users and secrets ------------------------------------------------------------------------------ */
 
 /* The user whose certificate (DER) is among `certs` (leaf first); ERR_AUTH otherwise. The name is

@@ -272,6 +272,56 @@ out:
     return r;
 }
 
+static int txn_push(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev);
+
+/* Collects every user entry's plaintext into a transaction (for store_rekey). */
+struct rekey_ctx {
+    struct store *s;
+    struct store_txn *all;
+    struct buf plain;
+};
+
+static int collect_plain(void *ctx, const char *key, struct view sealed, uint64_t rev)
+{
+    (void)rev;
+    struct rekey_ctx *c = ctx;
+    if (is_reserved(key))
+        return 0;
+    buf_reset(&c->plain);
+    int r = crypto_aead_open(c->s->dek, view_str(key), sealed, &c->plain);
+    ENSURE(r != ERR_CORRUPT, ERR_CORRUPT, "stored value \"%s\" failed authentication", key);
+    TRY(r);
+    return txn_push(c->all, key, buf_view(&c->plain), false, STORE_REV_ANY);
+}
+
+int store_rekey(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view recovery_data,
+                struct sealer *sealer, const struct store_txn *t)
+{
+    int r = ERR_INTERNAL;
+    struct rekey_ctx c = {s, store_txn_new(), BUF_INIT};
+    pthread_rwlock_wrlock(&s->lock); /* no commit runs meanwhile: nothing written now is lost */
+    if (c.all == NULL || s->status != STORE_OPEN) {
+        sealer_free(sealer);
+        FAIL_OUT(c.all ? ERR_WRONG_STATE : ERR_NOMEM, "the store is not open");
+    }
+    r = s->kv->scan(s->kv, "", collect_plain, &c);
+    for (size_t i = 0; r == 0 && i < t->count; i++) /* t's writes come last: they win */
+        r = txn_push(c.all, t->ops[i].key, buf_view(&t->ops[i].value), t->ops[i].del, t->ops[i].expect_rev);
+    if (r < 0) {
+        sealer_free(sealer);
+        goto out;
+    }
+    TRY_OUT(swap_sealer(s, sealer));
+    TRY_OUT(write_metadata(s, dek, true, &recovery_data, c.all));
+    memcpy(s->dek, dek, STORE_DEK_SIZE);
+    r = 0;
+out:
+    pthread_rwlock_unlock(&s->lock);
+    store_txn_free(c.all);
+    buf_free(&c.plain);
+    return r;
+}
+
 int store_recovery_data(struct store *s, struct buf *out)
 {
     pthread_rwlock_rdlock(&s->lock);
@@ -306,6 +356,67 @@ int store_unlock(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct seal
     memcpy(s->dek, dek, STORE_DEK_SIZE);
     s->status = STORE_OPEN;
     r = 0;
+out:
+    pthread_rwlock_unlock(&s->lock);
+    return r;
+}
+
+struct copy_ctx {
+    struct kv_backend *to;
+    int r;
+};
+
+static int copy_one(void *ctx, const char *key, struct view value, uint64_t rev)
+{
+    (void)rev;
+    struct copy_ctx *c = ctx;
+    struct kv_op op = {key, value, false, STORE_REV_ANY};
+    size_t start[2] = {0, 1};
+    int result = 0;
+    TRY(c->to->commit(c->to, &op, start, 1, &result));
+    return result;
+}
+
+/* Moves everything (ciphertexts as they are) to a memory backend and wipes the disk. */
+static int copy_to_memory(struct store *s)
+{
+    struct kv_backend *mem = NULL;
+    TRY(kv_memory_open(&mem));
+    struct copy_ctx c = {mem, 0};
+    int r = s->kv->scan(s->kv, "", copy_one, &c);
+    if (r == 0)
+        r = s->kv->wipe(s->kv);
+    if (r < 0) {
+        mem->free(mem);
+        return r;
+    }
+    s->kv->free(s->kv);
+    s->kv = mem;
+    return 0;
+}
+
+int store_rewrap(struct store *s, struct sealer *sealer)
+{
+    int r = ERR_INTERNAL;
+    pthread_rwlock_wrlock(&s->lock);
+    if (s->status != STORE_OPEN) {
+        sealer_free(sealer);
+        FAIL_OUT(ERR_WRONG_STATE, "the store is not open");
+    }
+    bool to_memory = !sealer->persistent && strcmp(s->kv->name, "memory") != 0;
+    struct buf recovery = BUF_INIT;
+    if (to_memory) /* the memory backend starts empty: carry the recovery data over */
+        (void)s->kv->get(s->kv, KEY_RECOVERY, &recovery, NULL);
+    r = to_memory ? copy_to_memory(s) : 0;
+    if (r < 0) {
+        sealer_free(sealer);
+        buf_free(&recovery);
+        goto out;
+    }
+    TRY_OUT(swap_sealer(s, sealer));
+    struct view rv = buf_view(&recovery);
+    r = write_metadata(s, s->dek, false, to_memory ? &rv : NULL, NULL);
+    buf_free(&recovery);
 out:
     pthread_rwlock_unlock(&s->lock);
     return r;
@@ -370,11 +481,9 @@ struct store_txn *store_txn_new(void)
     return calloc(1, sizeof(struct store_txn));
 }
 
-static int txn_add(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev)
+/* Appends one write, unchecked (the store's own copies of what it holds). */
+static int txn_push(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev)
 {
-    TRY(check_key(key));
-    ENSURE(value.size <= QY_STORE_VALUE_MAX, ERR_TOO_LARGE, "value of \"%s\" is %zu bytes", key, value.size);
-    ENSURE(t->count < QY_STORE_TXN_MAX, ERR_TOO_LARGE, "transaction has too many writes");
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         struct txn_op *ops = realloc(t->ops, cap * sizeof(*ops));
@@ -391,6 +500,14 @@ static int txn_add(struct store_txn *t, const char *key, struct view value, bool
     }
     t->count++;
     return 0;
+}
+
+static int txn_add(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev)
+{
+    TRY(check_key(key));
+    ENSURE(value.size <= QY_STORE_VALUE_MAX, ERR_TOO_LARGE, "value of \"%s\" is %zu bytes", key, value.size);
+    ENSURE(t->count < QY_STORE_TXN_MAX, ERR_TOO_LARGE, "transaction has too many writes");
+    return txn_push(t, key, value, del, expect_rev);
 }
 
 int store_txn_put(struct store_txn *t, const char *key, struct view value, uint64_t expect_rev)

@@ -123,6 +123,11 @@ QY_API bool store_sealer_insecure(const struct store *s);
 struct store_txn;
 QY_API int store_reset(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view recovery_data,
                        struct sealer *sealer, const struct store_txn *initial) QY_MUST_USE;
+/* Re-encrypts everything stored under a new DEK, atomically and with `t` (borrowed) applied in the
+ * same commit: like store_reset, but the data stays. New recovery data and sealer (taken over) go
+ * with the new DEK. Commits wait meanwhile. Used when a manifest update changes the recovery keys. */
+QY_API int store_rekey(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view recovery_data,
+                       struct sealer *sealer, const struct store_txn *t) QY_MUST_USE;
 /* The recovery data stored in the clear (appended to out; empty when none). */
 QY_API int store_recovery_data(struct store *s, struct buf *out) QY_MUST_USE;
 /* Checks whether `dek` opens the sealed store (trial decryption); 0 if it does, ERR_CORRUPT if not. */
@@ -130,6 +135,10 @@ QY_API int store_check_dek(struct store *s, const uint8_t dek[STORE_DEK_SIZE]) Q
 /* Opens a sealed store with a DEK obtained by recovery, and re-wraps it with `sealer` (taken over)
  * so the next start needs no recovery. ERR_CORRUPT when the DEK does not fit. */
 QY_API int store_unlock(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct sealer *sealer) QY_MUST_USE;
+
+/* Wraps the (open) store's DEK with another sealer (taken over), e.g. when the manifest's SealMode
+ * asks for another seal key; a non-persistent sealer moves the store to memory. */
+QY_API int store_rewrap(struct store *s, struct sealer *sealer) QY_MUST_USE;
 
 /* Reads a value (plaintext appended to out). ERR_NOT_FOUND when absent; ERR_CORRUPT when it fails
  * authentication; ERR_WRONG_STATE unless the store is open. rev may be NULL. */

@@ -431,3 +431,49 @@ Test(e2e, restart_keeps_state_secrets_and_ca, .init = setup, .fini = teardown, T
     json_decref(before), json_decref(after);
     buf_free(&root1), buf_free(&root2), buf_free(&key);
 }
+
+/* GET /metrics over plain HTTP. */
+static void metrics(uint16_t port, struct buf *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        cr_assert_eq(buf_append(out, chunk, (size_t)n), 0);
+    close(fd);
+    cr_assert_eq(buf_terminate(out), 0);
+}
+
+Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
+{
+    qc_init(&q, NULL);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(a.sin_port));
+    const char *extra[] = {"--metrics-addr", addr, NULL};
+    qc_start(&q, extra);
+    struct buf m = BUF_INIT;
+    metrics(ntohs(a.sin_port), &m);
+    cr_assert(strstr((const char *)m.ptr, "coordinator_state 2") != NULL, "%s", (const char *)m.ptr);
+    cr_assert(strstr((const char *)m.ptr, "quarry_attestation_mode{mode=\"emulated\"} 1") != NULL);
+    cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
+    struct api_activation *act;
+    activate_ok("frontend", NULL, &act);
+    api_activation_free(act);
+    buf_reset(&m);
+    metrics(ntohs(a.sin_port), &m);
+    cr_assert(strstr((const char *)m.ptr, "coordinator_state 3") != NULL);
+    cr_assert(strstr((const char *)m.ptr, "coordinator_marble_activations_total{type=\"frontend\",result=\"ok\"} 1") != NULL,
+              "%s", (const char *)m.ptr);
+    cr_assert(strstr((const char *)m.ptr, "quarry_http_request_duration_seconds_count{server=\"client\",route=\"/api/v2/manifest\"")
+              != NULL);
+    buf_free(&m);
+}

@@ -411,3 +411,26 @@ Test(store, keys_are_checked)
     struct kv_backend *kv;
     cr_assert_eq(kv_backend_open("etcd:http://x", &kv), ERR_INVALID_ARG);
 }
+
+Test(store, rewrap_moves_to_another_seal_key_or_to_memory, .init = setup, .fini = teardown)
+{
+    char other[340];
+    snprintf(other, sizeof(other), "keyfile:%s/other.key", dir);
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    cr_assert_eq(store_rewrap(s, sealer(other)), 0);
+    expect_value(s, "state", "3");
+    store_free(s);
+    s = open_store(spec_db, other);
+    cr_assert_eq(store_status(s), STORE_OPEN, "now sealed with the other key");
+    cr_assert_eq(store_rewrap(s, sealer("none")), 0); /* SealMode Disabled */
+    expect_value(s, "state", "3");
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_recovery_data(s, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("{\"recovery\":1}")), "recovery data carried over");
+    buf_free(&b);
+    store_free(s);
+    s = open_store(spec_db, other);
+    cr_assert_eq(store_status(s), STORE_EMPTY, "nothing left on disk");
+    store_free(s);
+}

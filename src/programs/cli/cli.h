@@ -46,6 +46,7 @@ struct api_client;
 struct cli_conn {
     const char *address, *cert_file, *key_file, *policy_file, *collateral, *pccs, *extra_root;
     bool insecure, refresh;
+    bool no_cache;       /* not an option: verify afresh and remember nothing (recovery's temporary CA) */
     struct buf root_pem; /* the root the connection trusts, once connected */
 };
 /* Adds the connection's options (--coordinator, --cert, --key, --policy, --collateral, --pccs,
@@ -65,6 +66,7 @@ int cli_status(int argc, char **argv);
 int cli_certificate(int argc, char **argv);
 int cli_secret(int argc, char **argv);
 int cli_update(int argc, char **argv);
+int cli_recover(int argc, char **argv);
 int cli_quote(int argc, char **argv);
 int cli_testkit(int argc, char **argv);
 

@@ -217,10 +217,10 @@ int cli_connect(struct cli_conn *c, bool as_user, struct api_client **out)
         c->address = getenv("QUARRY_COORDINATOR");
     ENSURE(c->address != NULL, ERR_INVALID_ARG, "no Coordinator: --coordinator HOST:PORT or QUARRY_COORDINATOR");
     TRY_OUT(cache_path(c->address, cache, sizeof(cache)));
-    if (c->refresh || c->insecure || file_read(cache, QY_PEM_MAX_SIZE, &root) < 0) {
+    if (c->refresh || c->insecure || c->no_cache || file_read(cache, QY_PEM_MAX_SIZE, &root) < 0) {
         buf_reset(&root);
         TRY_OUT(fetch_root(c, &root));
-        if (!c->insecure) /* only a verified root is remembered */
+        if (!c->insecure && !c->no_cache) /* only a verified root is remembered */
             TRY_OUT(file_write_atomic(cache, buf_view(&root), 0600));
     }
     if (as_user) {

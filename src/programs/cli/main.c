@@ -16,6 +16,7 @@ static const struct cli_cmd commands[] = {
     {"certificate", cli_certificate, "certificate root|intermediate|chain", "the Coordinator's certificates"},
     {"secret", cli_secret, "secret get|set ...", "read or upload secrets (as a user)"},
     {"update", cli_update, "update log [--verify]", "the update log, verified against the root"},
+    {"recover", cli_recover, "recover SECRET --key KEY.pem", "upload a recovery secret (recovery mode)"},
     {"quote", cli_quote, "quote verify QUOTE ...", "verify a DCAP quote (SGX, TDX)"},
     {"testkit", cli_testkit, "testkit init|quote DIR ...", "emulated Intel PKI for tests (INSECURE)"},
     {"version", cmd_version, "version", "print the version"},

@@ -1,0 +1,112 @@
+/* The quarry CLI against a live Coordinator: it verifies the quote and policy before trusting the root. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+static struct qc q;
+static char conn[2048], out[512];
+
+static void setup(void)
+{
+    qc_init(&q, NULL);
+    qc_start(&q, NULL);
+    char policy[400];
+    snprintf(policy, sizeof(policy), "%s/policy.json", q.dir);
+    cr_assert_eq(file_write_atomic(policy, view_str("{\"coordinator\":{\"SignerID\":"
+                                                    "\"d91c2b1a4ffd7cac4e6cc564d3afd3c642321a230a1597e0dfe127839049cd02\","
+                                                    "\"ProductID\":1,\"SecurityVersion\":1}}"), 0600), 0);
+    snprintf(conn, sizeof(conn), "--coordinator %s --policy %s --collateral %s --insecure-extra-root %s/root_ca.pem",
+             q.client_addr, policy, q.kit, q.kit);
+    snprintf(out, sizeof(out), "%s/cli.out", q.dir);
+}
+
+static void teardown(void)
+{
+    qc_cleanup(&q);
+}
+
+/* Runs `quarry ARGS CONN`; returns the exit code, output in *text (owned). */
+static int quarry(const char *args, bool with_conn, struct buf *text)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof(cmd), "cd %s && XDG_CACHE_HOME=%s/cache %s %s %s >%s 2>&1", q.dir, q.dir, getenv("QY_QUARRY"),
+             args, with_conn ? conn : "", out);
+    int st = system(cmd);
+    buf_reset(text);
+    qt_read(out, text);
+    cr_assert_eq(buf_terminate(text), 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define CONTAINS(b, s) cr_assert(strstr((const char *)(b).ptr, s) != NULL, "no \"%s\" in: %s", s, (const char *)(b).ptr)
+
+Test(cli_client, commands_against_a_verified_coordinator, .init = setup, .fini = teardown, .timeout = 240)
+{
+    struct buf t = BUF_INIT;
+    cr_assert_eq(quarry("status", true, &t), 0, "%s", (const char *)t.ptr);
+    CONTAINS(t, "2: Coordinator is ready to accept a manifest.");
+    char args[2048];
+    /* a manifest with a recovery key; the secret is saved to a file */
+    struct buf text = BUF_INIT, m = BUF_INIT;
+    json_t *j = qt_manifest_json("coordinator.json");
+    struct buf pem = BUF_INIT;
+    qt_read(qt_data_path("certs/rec1.pub"), &pem);
+    json_object_set_new(j, "RecoveryKeys", json_pack("{s:s%}", "rec1", (const char *)pem.ptr, pem.size));
+    cr_assert_eq(js_dump(&m, j, JSON_INDENT(2)), 0);
+    json_decref(j);
+    char file[400];
+    snprintf(file, sizeof(file), "%s/manifest.json", q.dir);
+    cr_assert_eq(file_write_atomic(file, buf_view(&m), 0600), 0);
+    snprintf(args, sizeof(args), "manifest set %s --recovery-dir %s/rec", file, q.dir);
+    cr_assert_eq(quarry(args, true, &t), 0, "%s", (const char *)t.ptr);
+    CONTAINS(t, "manifest set, fingerprint");
+    CONTAINS(t, "rec1.secret");
+    snprintf(args, sizeof(args), "manifest get -o %s/got.json", q.dir);
+    cr_assert_eq(quarry(args, true, &t), 0, "%s", (const char *)t.ptr);
+    snprintf(file, sizeof(file), "%s/got.json", q.dir);
+    qt_read(file, &text);
+    cr_assert(view_eq(buf_view(&text), buf_view(&m)), "manifest get returns the exact bytes (signature checked)");
+    cr_assert_eq(quarry("certificate root", true, &t), 0);
+    CONTAINS(t, "-----BEGIN CERTIFICATE-----");
+    /* secrets as users */
+    snprintf(file, sizeof(file), "%s/secrets.json", q.dir);
+    cr_assert_eq(file_write_atomic(file, view_str("{\"apiToken\":{\"Key\":\"dG9rZW4=\"}}"), 0600), 0);
+    snprintf(args, sizeof(args), "secret set %s --cert %s --key %s", file, qt_data_path("certs/admin.crt"),
+             qt_data_path("certs/admin.key"));
+    cr_assert_eq(quarry(args, true, &t), 0, "%s", (const char *)t.ptr);
+    snprintf(args, sizeof(args), "secret get apiToken --cert %s --key %s", qt_data_path("certs/alice.crt"),
+             qt_data_path("certs/alice.key"));
+    cr_assert_eq(quarry(args, true, &t), 0, "%s", (const char *)t.ptr);
+    CONTAINS(t, "\"Private\": \"dG9rZW4=\"");
+    snprintf(args, sizeof(args), "secret set %s --cert %s --key %s", file, qt_data_path("certs/alice.crt"),
+             qt_data_path("certs/alice.key"));
+    cr_assert_eq(quarry(args, true, &t), 1, "alice may not write");
+    CONTAINS(t, "not allowed to set secret apiToken");
+    cr_assert_eq(quarry("update log --verify", true, &t), 0, "%s", (const char *)t.ptr);
+    CONTAINS(t, "update log verified: 2 entries");
+    CONTAINS(t, "\"update\":\"Secret set\"");
+    buf_free(&t), buf_free(&text), buf_free(&m), buf_free(&pem);
+}
+
+Test(cli_client, refuses_a_coordinator_that_fails_the_policy, .init = setup, .fini = teardown, .timeout = 120)
+{
+    struct buf t = BUF_INIT;
+    char policy[400], args[2048];
+    snprintf(policy, sizeof(policy), "%s/wrong.json", q.dir);
+    cr_assert_eq(file_write_atomic(policy, view_str("{\"SignerID\":\"00112233445566778899aabbccddeeff00112233445566778899"
+                                                    "aabbccddeeff\",\"ProductID\":1,\"SecurityVersion\":1}"), 0600), 0);
+    snprintf(args, sizeof(args), "status --coordinator %s --policy %s --collateral %s --insecure-extra-root %s/root_ca.pem",
+             q.client_addr, policy, q.kit, q.kit);
+    cr_assert_eq(quarry(args, false, &t), 1, "%s", (const char *)t.ptr);
+    CONTAINS(t, "does not meet the policy");
+    snprintf(args, sizeof(args), "status --coordinator %s --policy %s --collateral %s", q.client_addr, policy, q.kit);
+    cr_assert_eq(quarry(args, false, &t), 1, "without trusting the testkit root the quote does not verify");
+    CONTAINS(t, "quote does not verify");
+    snprintf(args, sizeof(args), "status --coordinator %s --insecure", q.client_addr);
+    cr_assert_eq(quarry(args, false, &t), 0);
+    CONTAINS(t, "WARNING: --insecure");
+    buf_free(&t);
+}
