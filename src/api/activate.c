@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_int.h"
 #include "attestation/attestation.h"
 #include "coordinator/coordinator.h"
 #include "crypto/crypto.h"
@@ -169,7 +170,8 @@ static int connect_tls(struct attempt *a)
     curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, a->err);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     a->cfg->connect_timeout_ms > 0 ? (long)a->cfg->connect_timeout_ms : 10000L);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, a);
@@ -242,8 +244,13 @@ static int exchange(struct attempt *a, int *status, json_t **resp)
     TRY_OUT(binding(a, report_data));
     if (a->cfg->quote_fn != NULL)
         TRY_OUT(a->cfg->quote_fn(a->cfg->quote_ctx, report_data, &quote));
-    else if (!att_source_is_simulation(a->cfg->quote_source))
-        TRY_OUT(att_source_quote(a->cfg->quote_source, report_data, &quote));
+    else if (!att_source_is_simulation(a->cfg->quote_source)) {
+        /* Not the Coordinator's fault, so not worth retrying (a premain outside its TEE would
+         * otherwise wait out the whole deadline): fail at once, saying so. */
+        r = att_source_quote(a->cfg->quote_source, report_data, &quote);
+        ENSURE_OUT(r == 0, ERR_ATTESTATION, "cannot make a quote (%s): %s",
+                   att_source_name(a->cfg->quote_source), err_detail(r));
+    }
     TRY_OUT(request_body(a, buf_view(&quote), &body));
     TRY_OUT(buf_appendf(&req,
                         "POST /api/v2/activate HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -251,7 +258,11 @@ static int exchange(struct attempt *a, int *status, json_t **resp)
                         a->cfg->coordinator, body.size));
     TRY_OUT(buf_append_view(&req, buf_view(&body)));
     TRY_OUT(send_all(a->curl, buf_view(&req)));
+    if (a->cfg->insecure_wire_tap != NULL)
+        a->cfg->insecure_wire_tap(a->cfg->insecure_wire_tap_ctx, true, buf_view(&req));
     TRY_OUT(recv_response(a->curl, &in, status, &payload));
+    if (a->cfg->insecure_wire_tap != NULL)
+        a->cfg->insecure_wire_tap(a->cfg->insecure_wire_tap_ctx, false, buf_view(&in));
     r = js_parse(payload, QY_API_RESPONSE_MAX, resp);
     ENSURE_OUT(r == 0, ERR_BAD_REQUEST, "the Coordinator answered %d with malformed JSON", *status);
 out:
@@ -265,15 +276,15 @@ out:
 /* Parameters ---------------------------------------------------------------------------------------- */
 
 /* Appends one segment: literal bytes, or this marble's private key in the named encoding. */
-static int fill_segment(const struct attempt *a, const json_t *seg, struct buf *out)
+static int fill_segment(const struct crypto_key *key, const json_t *seg, struct buf *out)
 {
-    json_t *data = json_object_get(seg, "data"), *key = json_object_get(seg, "privateKey");
+    json_t *data = json_object_get(seg, "data"), *hole = json_object_get(seg, "privateKey");
     if (json_is_string(data))
         return enc_b64_decode(out, js_string_view(data));
-    ENSURE(json_is_string(key), ERR_BAD_REQUEST, "a parameter segment is neither data nor privateKey");
-    const char *enc = json_string_value(key);
+    ENSURE(json_is_string(hole), ERR_BAD_REQUEST, "a parameter segment is neither data nor privateKey");
+    const char *enc = json_string_value(hole);
     struct buf der = BUF_INIT;
-    int r = crypto_key_private_der(a->key, &der);
+    int r = crypto_key_private_der(key, &der);
     if (r == 0) {
         if (strcmp(enc, "pem") == 0)
             r = enc_pem(out, "PRIVATE KEY", buf_view(&der));
@@ -290,7 +301,7 @@ static int fill_segment(const struct attempt *a, const json_t *seg, struct buf *
     return r;
 }
 
-static int fill_params(const struct attempt *a, const json_t *obj, struct api_param **out, size_t *count)
+static int fill_params(const struct crypto_key *key, const json_t *obj, struct api_param **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -311,12 +322,12 @@ static int fill_params(const struct attempt *a, const json_t *obj, struct api_pa
         json_t *seg;
         struct api_param *cur = &p[(*count)++];
         json_array_foreach(segs, i, seg)
-            TRY(fill_segment(a, seg, &cur->value));
+            TRY(fill_segment(key, seg, &cur->value));
     }
     return 0;
 }
 
-static int build_result(struct attempt *a, const json_t *data, struct api_activation **out)
+static int build_result(const struct crypto_key *key, const json_t *data, struct api_activation **out)
 {
     struct api_activation *res = calloc(1, sizeof(*res));
     ENSURE(res != NULL, ERR_NOMEM, "out of memory");
@@ -327,13 +338,13 @@ static int build_result(struct attempt *a, const json_t *data, struct api_activa
     ENSURE_OUT(chain != NULL && json_is_object(params), ERR_BAD_REQUEST, "the activation answer lacks its parts");
     TRY_OUT(buf_append_str(&res->chain_pem, chain));
     struct buf der = BUF_INIT;
-    r = crypto_key_private_der(a->key, &der);
+    r = crypto_key_private_der(key, &der);
     if (r == 0)
         r = enc_pem(&res->key_pem, "PRIVATE KEY", buf_view(&der));
     buf_free(&der);
     TRY_OUT(r);
-    TRY_OUT(fill_params(a, json_object_get(params, "files"), &res->files, &res->files_count));
-    TRY_OUT(fill_params(a, json_object_get(params, "env"), &res->env, &res->env_count));
+    TRY_OUT(fill_params(key, json_object_get(params, "files"), &res->files, &res->files_count));
+    TRY_OUT(fill_params(key, json_object_get(params, "env"), &res->env, &res->env_count));
     size_t n = json_is_array(argv) ? json_array_size(argv) : 0;
     ENSURE_OUT(n <= QY_MANIFEST_MAX_ENTRIES, ERR_BAD_REQUEST, "argv too long");
     res->argv = calloc(n + 1, sizeof(char *));
@@ -365,6 +376,15 @@ static int refusal(int status, const json_t *resp)
     FAIL(ERR_UNAVAILABLE, "the Coordinator failed (HTTP %d): %s", status, msg);
 }
 
+int api_activation_answer(const struct crypto_key *key, int status, const json_t *resp,
+                          struct api_activation **out)
+{
+    *out = NULL;
+    if (status != 200)
+        return refusal(status, resp);
+    return build_result(key, json_object_get(resp, "data"), out);
+}
+
 static int attempt_once(struct attempt *a, struct api_activation **out)
 {
     int status = 0;
@@ -372,10 +392,8 @@ static int attempt_once(struct attempt *a, struct api_activation **out)
     int r = connect_tls(a);
     if (r == 0)
         r = exchange(a, &status, &resp);
-    if (r == 0 && status != 200)
-        r = refusal(status, resp);
     if (r == 0)
-        r = build_result(a, json_object_get(resp, "data"), out);
+        r = api_activation_answer(a->key, status, resp, out);
     json_decref(resp);
     curl_easy_cleanup(a->curl);
     a->curl = NULL;

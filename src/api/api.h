@@ -2,7 +2,9 @@
  * api - everything that touches the network: the Coordinator's HTTPS servers (client REST API,
  * mesh API, metrics) on libevent, and the HTTPS clients on libcurl (the CLI's client, the premain's
  * activation, fetching collateral from a PCCS). It speaks the wire formats and turns them into calls
- * of the coordinator and attestation components; it holds no policy of its own.
+ * of the coordinator and attestation components; it holds no policy of its own. On the marble side it
+ * also applies what an activation returned (files, environment), for quarry-premain and for programs
+ * that activate in-process.
  *
  * Sections below belong to their parts; each part lives in its own .c file.
  */
@@ -103,7 +105,8 @@ QY_API int api_client_call(struct api_client *c, enum api_method method, const c
  * "quarry-activation-v1" || SHA-256(SPKI) || TLS exporter)), sends the CSR and the quote, and fills
  * the private-key holes of the returned parameters locally: the key never leaves the process.
  * While the Coordinator is unreachable or not yet accepting marbles it retries with capped
- * exponential backoff; a refusal ends it at once with the Coordinator's reason (ERR_POLICY etc.).
+ * exponential backoff; a refusal ends it at once with the Coordinator's reason (ERR_POLICY etc.),
+ * and so does a quote source that cannot make a quote (ERR_ATTESTATION: not in its TEE).
  */
 struct att_source;
 
@@ -124,6 +127,11 @@ struct api_activation_config {
     int backoff_max_ms;       /* 0: 10000 */
     void (*on_retry)(void *ctx, int attempt, int error, int wait_ms); /* optional, for logs */
     void *on_retry_ctx;
+    /* TEST ONLY: sees the plaintext of every exchange (the request as sent, `sent` true; the
+     * response as read), so a test can check what crosses the wire. The bytes carry secrets. */
+    void (*insecure_wire_tap)(void *ctx, bool sent, struct view bytes);
+    void *insecure_wire_tap_ctx;
+    int connect_timeout_ms;   /* per attempt, TCP and TLS handshake; 0: 10000 */
 };
 
 struct api_param {
@@ -145,6 +153,25 @@ struct api_activation {
 QY_API int api_activate(const struct api_activation_config *cfg, struct api_activation **out) QY_MUST_USE;
 /* Wipes and frees. NULL-safe. */
 QY_API void api_activation_free(struct api_activation *a);
+
+/*
+ * Applying an activation (apply.c): what quarry-premain does with the result before it execs the
+ * program, for programs that activate in-process too (docs/getting-started.md).
+ *
+ * api_activation_write_files() writes a->files. Gramine's key pseudo-files (paths under
+ * /dev/attestation/keys/ and the legacy /dev/attestation/protected_files_key) come first and are
+ * written in place, because the encrypted files that follow need their keys (reference/marblerun.md
+ * §6.4). Every other file is written atomically (file_write_atomic: a temporary file, fsync, rename)
+ * with mode 0600, its missing parent folders created with mode 0700; relative paths are relative to
+ * the working directory. All or nothing: when a write fails, the files this call wrote and the
+ * folders it created are removed again (the key pseudo-files cannot be), and the error names the
+ * file. Borrows `a`.
+ */
+QY_API int api_activation_write_files(const struct api_activation *a) QY_MUST_USE;
+/* setenv() of every a->env entry, replacing existing values. Values become C strings, so a value
+ * containing a NUL byte, or a name that is empty or contains '=', is refused (ERR_ENCODING) before
+ * any variable is set. Not thread-safe (setenv). Borrows `a`. */
+QY_API int api_activation_set_env(const struct api_activation *a) QY_MUST_USE;
 
 /* Parses one HTTP/1.1 response with a Content-Length (bounded; fuzzed): status and body (borrowed
  * from `in`). ERR_TRUNCATED when more bytes are needed. */

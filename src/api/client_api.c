@@ -44,15 +44,24 @@ static void refuse(struct call *c, int r)
 }
 
 /* A request body as a JSON object; 400 fail otherwise. NULL when it failed (answered). */
+int api_body_object(struct view body, json_t **out)
+{
+    json_t *j = NULL;
+    *out = NULL;
+    int r = js_parse(body, QY_API_BODY_MAX, &j);
+    if (r == 0 && !json_is_object(j)) {
+        json_decref(j);
+        r = err_fail(ERR_TYPE, __func__, "expected a JSON object");
+    }
+    if (r == 0)
+        *out = j;
+    return r;
+}
+
 static json_t *body_object(struct call *c)
 {
     json_t *j = NULL;
-    int r = js_parse(api_req_body(c->req), QY_API_BODY_MAX, &j);
-    if (r == 0 && !json_is_object(j)) {
-        json_decref(j);
-        j = NULL;
-        r = err_fail(ERR_TYPE, __func__, "expected a JSON object");
-    }
+    int r = api_body_object(api_req_body(c->req), &j);
     if (r < 0) {
         if (c->v1)
             api_jsend_error(c->resp, 400, "%s", err_detail(r));
@@ -64,7 +73,7 @@ static json_t *body_object(struct call *c)
 }
 
 /* A base64 member, found case-insensitively as Go does. */
-static int b64_member(const json_t *obj, const char *name, struct buf *out)
+int api_b64_member(const json_t *obj, const char *name, struct buf *out)
 {
     json_t *v = js_object_get_ci(obj, name);
     ENSURE(v != NULL && !json_is_null(v), ERR_BAD_REQUEST, "missing \"%s\"", name);
@@ -140,7 +149,7 @@ static void post_manifest(struct call *c)
     if (body == NULL)
         return;
     struct buf raw = BUF_INIT;
-    int r = b64_member(body, "manifest", &raw);
+    int r = api_b64_member(body, "manifest", &raw);
     if (r < 0)
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
     else
@@ -150,18 +159,20 @@ static void post_manifest(struct call *c)
 }
 
 /* MarbleRun decodes the nonce with URL-safe base64 with padding (Go's base64.URLEncoding). */
-static int decode_nonce(const char *s, struct buf *out)
+int api_decode_nonce(const char *s, struct buf *out)
 {
     struct buf std = BUF_INIT;
-    for (const char *p = s; *p; p++) {
-        char ch = *p == '-' ? '+' : *p == '_' ? '/' : *p;
-        ENSURE(*p != '+' && *p != '/', ERR_ENCODING, "illegal base64 data at input byte %zu", (size_t)(p - s));
-        if (buf_append_byte(&std, (uint8_t)ch) < 0)
-            break;
+    int r = 0;
+    for (const char *p = s; *p != '\0' && r == 0; p++) {
+        if (*p == '+' || *p == '/')
+            r = err_fail(ERR_ENCODING, __func__, "illegal base64 data at input byte %zu", (size_t)(p - s));
+        else
+            r = buf_append_byte(&std, (uint8_t)(*p == '-' ? '+' : *p == '_' ? '/' : *p));
     }
-    int r = enc_b64_decode(out, buf_view(&std));
-    buf_free(&std);
-    ENSURE(r == 0, ERR_ENCODING, "%s", err_detail(r));
+    if (r == 0 && (r = enc_b64_decode(out, buf_view(&std))) < 0)
+        r = err_fail(ERR_ENCODING, __func__, "%s", err_detail(r));
+    buf_free(&std); /* on every path: the nonce comes with unauthenticated requests */
+    TRY(r);
     ENSURE(out->size <= QY_NONCE_MAX, ERR_TOO_LARGE, "nonce is longer than %u bytes", QY_NONCE_MAX);
     return 0;
 }
@@ -170,7 +181,7 @@ static void get_quote(struct call *c)
 {
     struct buf nonce = BUF_INIT, quote = BUF_INIT, chain = BUF_INIT;
     const char *n = c->v1 ? NULL : api_req_query(c->req, "nonce", 0);
-    int r = n ? decode_nonce(n, &nonce) : 0;
+    int r = n ? api_decode_nonce(n, &nonce) : 0;
     if (r < 0) {
         api_jsend_fail(c->resp, 400, NULL, "invalid query: bad nonce format: %s", err_detail(r));
         goto out;
@@ -287,9 +298,9 @@ static void post_recover(struct call *c)
         return;
     struct buf secret = BUF_INIT, sig = BUF_INIT;
     unsigned remaining = 0;
-    int r = b64_member(body, "recoverySecret", &secret);
+    int r = api_b64_member(body, "recoverySecret", &secret);
     if (r == 0)
-        r = b64_member(body, "recoverySecretSignature", &sig);
+        r = api_b64_member(body, "recoverySecretSignature", &sig);
     if (r < 0) {
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
         goto out;
@@ -320,6 +331,202 @@ static void recover_gone(struct call *c)
                                   "the /api/v2/recover endpoint instead.");
 }
 
+/* Updates (reference/marblerun.md §3.3, §3.4) -------------------------------------------------- */
+
+/* The manifest of an update request: raw in v1, {"manifest": base64} in v2. 0, or answered. */
+static int update_manifest_of(struct call *c, struct buf *raw)
+{
+    if (c->v1) {
+        int r = buf_append_view(raw, api_req_body(c->req));
+        if (r < 0)
+            api_jsend_error(c->resp, 500, "%s", err_detail(r));
+        return r;
+    }
+    json_t *body = body_object(c);
+    if (body == NULL)
+        return ERR_BAD_REQUEST;
+    int r = api_b64_member(body, "manifest", raw);
+    if (r < 0)
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+    json_decref(body);
+    return r;
+}
+
+/* Around a pending update v1 answers as v2 does: 404 when there is none, 500 for the rest. */
+static void refuse_pending(struct call *c, int r)
+{
+    api_jsend_error(c->resp, r == ERR_AUTH ? 401 : r == ERR_NOT_FOUND ? 404 : 500, "%s", err_detail(r));
+}
+
+/* {"missingAcknowledgments", "missingUsers", ["recoverySecrets"], ["message"]} */
+static json_t *update_json(const struct coord_update_status *st, json_t *message)
+{
+    json_t *j = json_pack("{s:I,s:O?}", "missingAcknowledgments", (json_int_t)st->missing, "missingUsers",
+                          st->missing_users);
+    if (j != NULL && json_object_size(st->recovery_secrets) > 0)
+        json_object_set(j, "recoverySecrets", st->recovery_secrets);
+    if (j != NULL && message != NULL)
+        json_object_set(j, "message", message);
+    json_decref(message);
+    return j;
+}
+
+/* "n users still need to acknowledge the update manifest", MarbleRun's wording (the v1 client reads
+ * the first word), with the names in v2. */
+static json_t *ack_message(const struct coord_update_status *st, bool with_names)
+{
+    struct buf b = BUF_INIT;
+    int r = st->missing == 0 ? buf_append_str(&b, "All users have acknowledged the update manifest. Update "
+                                                  "successfully applied")
+            : st->missing == 1 ? buf_append_str(&b, "1 user still needs to acknowledge the update manifest")
+                               : buf_appendf(&b, "%llu users still need to acknowledge the update manifest",
+                                             (unsigned long long)st->missing);
+    size_t i;
+    json_t *name;
+    if (r == 0 && st->missing > 0 && with_names) {
+        r = buf_append_str(&b, ".\nThe following users have not yet accepted: ");
+        json_array_foreach(st->missing_users, i, name) {
+            if (r == 0)
+                r = buf_appendf(&b, "%s%s", i ? ", " : "", json_string_value(name));
+        }
+    }
+    json_t *j = r == 0 ? json_stringn((const char *)b.ptr, b.size) : NULL;
+    buf_free(&b);
+    return j;
+}
+
+static void post_update(struct call *c)
+{
+    struct buf raw = BUF_INIT;
+    struct coord_update_status st;
+    if (update_manifest_of(c, &raw) == 0) {
+        int r = coord_update(c->coord, c->user, buf_view(&raw), &st);
+        if (r < 0)
+            refuse(c, r);
+        else
+            api_jsend_success(c->resp, c->v1 ? NULL : update_json(&st, NULL));
+        coord_update_status_free(&st);
+    }
+    buf_free(&raw);
+}
+
+static void get_update_manifest(struct call *c)
+{
+    struct coord_update_status st;
+    int r = coord_update_pending(c->coord, &st);
+    if (r < 0) {
+        refuse_pending(c, r);
+    } else {
+        json_t *msg = ack_message(&st, false);
+        api_jsend_success(c->resp, json_pack("{s:o,s:o,s:O}", "manifest", b64_string(buf_view(&st.manifest)),
+                                             "message", msg, "missingUsers", st.missing_users));
+    }
+    coord_update_status_free(&st);
+}
+
+static void post_update_ack(struct call *c)
+{
+    struct buf raw = BUF_INIT;
+    struct coord_update_status st;
+    if (update_manifest_of(c, &raw) == 0) {
+        int r = coord_update_ack(c->coord, c->user, buf_view(&raw), &st);
+        if (r < 0)
+            refuse_pending(c, r);
+        else
+            api_jsend_success(c->resp, c->v1 ? ack_message(&st, false) : update_json(&st, ack_message(&st, true)));
+        coord_update_status_free(&st);
+    }
+    buf_free(&raw);
+}
+
+static void post_update_cancel(struct call *c)
+{
+    int r = coord_update_cancel(c->coord, c->user);
+    if (r < 0)
+        refuse_pending(c, r);
+    else if (c->v1)
+        api_jsend_success(c->resp, json_string("Update successfully cancelled"));
+    else
+        api_jsend_success(c->resp, json_pack("{s:s}", "message", "Update successfully cancelled"));
+}
+
+/* Feature gates (reference/marblerun.md §11) ------------------------------------------------------ */
+
+static void post_sign_quote(struct call *c)
+{
+    json_t *body = NULL;
+    struct buf quote = BUF_INIT, sig = BUF_INIT;
+    const char *status = NULL;
+    int r = js_parse(api_req_body(c->req), QY_API_BODY_MAX, &body);
+    if (r == 0)
+        r = json_is_object(body) ? api_b64_member(body, "sgxQuote", &quote)
+                                 : err_fail(ERR_TYPE, __func__, "expected a JSON object");
+    if (r < 0) {
+        api_jsend_fail(c->resp, 400, json_pack("{s:s}", "sgxQuote", "failed to parse JSON data"), "bad request: %s",
+                       err_detail(r));
+        goto out;
+    }
+    r = coord_sign_quote(c->coord, buf_view(&quote), &status, &sig);
+    if (r == ERR_FEATURE_DISABLED)
+        api_jsend_error(c->resp, 403, "%s", err_detail(r));
+    else if (r == ERR_ATTESTATION)
+        api_jsend_fail(c->resp, 400, json_pack("{s:s+}", "sgxQuote", "quote verification failed: ", err_detail(r)),
+                       "quote verification failed");
+    else if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, json_pack("{s:s,s:o}", "tcbStatus", status, "verificationSignature",
+                                             b64_string(buf_view(&sig))));
+out:
+    json_decref(body);
+    buf_free(&quote);
+    buf_free(&sig);
+}
+
+int api_counter_args(const json_t *body, struct view *name, uint64_t *value)
+{
+    json_t *n = js_object_get_ci(body, "name"), *v = js_object_get_ci(body, "value");
+    *name = VIEW_EMPTY;
+    *value = 0;
+    ENSURE(json_is_string(n) && json_is_integer(v) && json_integer_value(v) >= 0, ERR_BAD_REQUEST,
+           "expected {\"name\": string, \"value\": unsigned integer}");
+    *name = js_string_view(n);
+    *value = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* Authenticated by the marble's certificate, not a user's: the coordinator checks the chain. */
+static void post_monotonic_counter(struct call *c)
+{
+    json_t *body = body_object(c);
+    if (body == NULL)
+        return;
+    struct view name;
+    uint64_t value;
+    if (api_counter_args(body, &name, &value) < 0) {
+        api_jsend_fail(c->resp, 400, NULL, "bad request: expected {\"name\": string, \"value\": unsigned integer}");
+        json_decref(body);
+        return;
+    }
+    size_t n = api_req_peer_cert_count(c->req);
+    struct view certs[8];
+    for (size_t i = 0; i < n && i < 8; i++)
+        certs[i] = api_req_peer_cert(c->req, i);
+    uint64_t previous = 0;
+    int r = coord_monotonic_counter(c->coord, certs, n < 8 ? n : 8, name, value, &previous);
+    if (r == ERR_FEATURE_DISABLED)
+        api_jsend_error(c->resp, 403, "%s", err_detail(r));
+    else if (r == ERR_AUTH)
+        api_jsend_fail(c->resp, 401, NULL, "%s", err_detail(r));
+    else if (r == ERR_TOO_LARGE)
+        api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
+    else if (r < 0)
+        refuse(c, r);
+    else
+        api_jsend_success(c->resp, json_pack("{s:I}", "value", (json_int_t)previous));
+    json_decref(body);
+}
+
 static const struct route routes[] = {
     {API_GET, "/api/v2/status", ANY_STATE, AUTH_NONE, get_status},
     {API_GET, "/api/v2/manifest", ANY_STATE, AUTH_NONE, get_manifest},
@@ -331,6 +538,12 @@ static const struct route routes[] = {
     {API_GET, "/api/v2/update-log-head", MARBLES, AUTH_NONE, get_update_log_head},
     {API_GET, "/api/v2/recover/public-key", ST(COORD_RECOVERY), AUTH_NONE, get_recover_key},
     {API_POST, "/api/v2/recover", ST(COORD_RECOVERY), AUTH_NONE, post_recover},
+    {API_POST, "/api/v2/update", MARBLES, AUTH_USER, post_update},
+    {API_GET, "/api/v2/update-manifest", MARBLES, AUTH_NONE, get_update_manifest},
+    {API_POST, "/api/v2/update-manifest", MARBLES, AUTH_USER, post_update_ack},
+    {API_POST, "/api/v2/update-cancel", MARBLES, AUTH_USER, post_update_cancel},
+    {API_POST, "/api/v2/sign-quote", MARBLES, AUTH_NONE, post_sign_quote},
+    {API_POST, "/api/v2/monotonic-counter", MARBLES, AUTH_NONE, post_monotonic_counter},
     /* v1 */
     {API_GET, "/status", ANY_STATE, AUTH_NONE, get_status},
     {API_GET, "/manifest", ANY_STATE, AUTH_NONE, get_manifest},
@@ -339,6 +552,10 @@ static const struct route routes[] = {
     {API_GET, "/secrets", MARBLES, AUTH_USER, get_secrets},
     {API_POST, "/secrets", MARBLES, AUTH_USER, post_secrets},
     {API_GET, "/update", MARBLES, AUTH_NONE, get_update_log},
+    {API_POST, "/update", MARBLES, AUTH_USER, post_update},
+    {API_GET, "/update-manifest", MARBLES, AUTH_NONE, get_update_manifest},
+    {API_POST, "/update-manifest", MARBLES, AUTH_USER, post_update_ack},
+    {API_POST, "/update-cancel", MARBLES, AUTH_USER, post_update_cancel},
     {API_POST, "/recover", ANY_STATE, AUTH_NONE, recover_gone},
 };
 

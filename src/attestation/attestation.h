@@ -371,6 +371,9 @@ QY_API int att_policy_check(const struct att_policy *policy, const struct att_re
 /* What produces this process's own quotes. Specs:
  *   emulated:DIR     real-format SGX v3 quotes signed with the testkit in DIR, for the identity in
  *                    DIR/enclave.json (INSECURE: anyone with DIR can forge quotes)
+ *   emulated:DIR,mrenclave=HEX,mrsigner=HEX,isvprodid=N,isvsvn=N,debug
+ *                    the same with any of these fields of the identity replaced (TEST ONLY: one kit
+ *                    plays several enclaves, e.g. the demo's marbles); DIR may not contain ','
  *   simulation       no quote at all (an empty quote), MarbleRun's simulation mode (INSECURE)
  *   gramine[:ROOT]   Gramine: 64 bytes to ROOT/user_report_data, the quote from ROOT/quote
  *                    (ROOT defaults to /dev/attestation)

@@ -6,7 +6,8 @@
  *   tsm      Linux configfs-tsm (Documentation/ABI/testing/configfs-tsm): mkdir a report entry,
  *            write inblob, read outblob; `generation` detects another writer in between, `provider`
  *            says which TEE answered. One entry per request, removed afterwards.
- *   emulated the testkit's software QE (INSECURE).
+ *   emulated the testkit's software QE (INSECURE), for the identity in the kit's enclave.json or
+ *            the one named after the directory (emulated:DIR,mrenclave=HEX,isvsvn=N,...).
  *   simulation no quote at all (INSECURE).
  * Device roots are parameters so the tests drive gramine and tsm against fake directories.
  */
@@ -48,6 +49,57 @@ static int source_alloc(enum source_kind kind, const char *root, struct att_sour
     return 0;
 }
 
+/* One "key=value" (or "debug") of an emulated spec's identity overrides. */
+static int parse_override(const char *item, size_t size, struct att_testkit_quote_params *id)
+{
+    const char *eq = memchr(item, '=', size);
+    size_t klen = eq ? (size_t)(eq - item) : size;
+    struct view val = eq ? view_of(eq + 1, size - klen - 1) : VIEW_EMPTY;
+    if (klen == 5 && strncmp(item, "debug", 5) == 0) {
+        ENSURE(eq == NULL || (val.size == 1 && (val.ptr[0] == '0' || val.ptr[0] == '1')),
+               ERR_INVALID_ARG, "emulated source: debug takes no value, or 0 or 1");
+        id->debug = eq == NULL || val.ptr[0] == '1';
+        return 0;
+    }
+    if ((klen == 9 && strncmp(item, "mrenclave", 9) == 0) ||
+        (klen == 8 && strncmp(item, "mrsigner", 8) == 0)) {
+        int r = enc_hex_decode_fixed(klen == 9 ? id->mrenclave : id->mrsigner, 32, val);
+        ENSURE(r == 0, ERR_INVALID_ARG, "emulated source: %.*s must be 64 hex digits", (int)klen,
+               item);
+        return 0;
+    }
+    if ((klen == 9 && strncmp(item, "isvprodid", 9) == 0) ||
+        (klen == 6 && strncmp(item, "isvsvn", 6) == 0)) {
+        unsigned long v = 0;
+        bool ok = val.size > 0 && val.size <= 5;
+        for (size_t i = 0; ok && i < val.size; i++) {
+            ok = val.ptr[i] >= '0' && val.ptr[i] <= '9';
+            v = v * 10 + (unsigned long)(val.ptr[i] - '0');
+        }
+        ENSURE(ok && v <= 65535, ERR_INVALID_ARG, "emulated source: %.*s must be 0 to 65535",
+               (int)klen, item);
+        *(klen == 9 ? &id->isvprodid : &id->isvsvn) = (uint16_t)v;
+        return 0;
+    }
+    FAIL(ERR_INVALID_ARG,
+         "emulated source: unknown override \"%.*s\" (mrenclave=, mrsigner=, isvprodid=, isvsvn=, "
+         "debug)",
+         (int)(klen > 32 ? 32 : klen), item);
+}
+
+/* "k=v,k=v,...": the identity this process claims instead of the kit's enclave.json (TEST ONLY:
+ * a demo or a test runs marbles with different identities from one kit). */
+static int parse_identity_overrides(const char *list, struct att_testkit_quote_params *id)
+{
+    while (*list != '\0') {
+        size_t n = strcspn(list, ",");
+        ENSURE(n > 0, ERR_INVALID_ARG, "emulated source: empty identity override");
+        TRY(parse_override(list, n, id));
+        list += n + (list[n] == ',');
+    }
+    return 0;
+}
+
 int att_source_new(const char *spec, struct att_source **out)
 {
     *out = NULL;
@@ -68,12 +120,18 @@ int att_source_new(const char *spec, struct att_source **out)
     if (n == 8 && strncmp(spec, "emulated", n) == 0) {
         ENSURE(arg != NULL, ERR_INVALID_ARG,
                "the emulated source needs a testkit directory (emulated:DIR)");
+        char dir[QY_PATH_MAX];
+        const char *overrides = strchr(arg, ',');
+        snprintf(dir, sizeof(dir), "%.*s", (int)(overrides ? (size_t)(overrides - arg) : strlen(arg)),
+                 arg);
         struct att_testkit *tk = NULL;
-        TRY(att_testkit_open(arg, &tk));
+        TRY(att_testkit_open(dir, &tk));
         struct att_source *s = NULL;
-        int r = source_alloc(SRC_EMULATED, arg, &s);
+        int r = source_alloc(SRC_EMULATED, dir, &s);
         if (r == 0)
             r = att_testkit_default_identity(tk, &s->id);
+        if (r == 0 && overrides != NULL)
+            r = parse_identity_overrides(overrides + 1, &s->id);
         if (r < 0) {
             att_testkit_free(tk);
             att_source_free(s);
@@ -133,24 +191,6 @@ static int path_of(char *out, size_t size, const char *a, const char *b, const c
     return 0;
 }
 
-/* One write(2) of all of `data`, as the kernel's attribute files want. For configfs, O_CREAT
- * changes nothing for the attributes the kernel made, and lets a fake directory be plain files. */
-static int write_file(const char *path, struct view data, bool create)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC | (create ? O_CREAT : 0), 0600);
-    ENSURE(fd >= 0, errno == ENOENT ? ERR_UNAVAILABLE : ERR_IO, "cannot open %s: %s", path,
-           strerror(errno));
-    ssize_t n;
-    do
-        n = write(fd, data.ptr, data.size);
-    while (n < 0 && errno == EINTR);
-    int e = errno;
-    close(fd);
-    ENSURE(n == (ssize_t)data.size, ERR_IO, "cannot write %s: %s", path,
-           n < 0 ? strerror(e) : "short write");
-    return 0;
-}
-
 /* A small text attribute ("1\n", "tdx_guest\n") without its trailing newline; "" when absent. */
 static int read_attr(const char *path, char *out, size_t size)
 {
@@ -189,7 +229,7 @@ static int gramine_quote(struct att_source *s, const uint8_t report_data[64], st
     pthread_mutex_lock(&s->lock);
     int r = path_of(path, sizeof(path), s->root, "user_report_data", NULL);
     if (r == 0)
-        r = write_file(path, view_of(report_data, 64), false);
+        r = file_write_in_place(path, view_of(report_data, 64), false);
     if (r == 0)
         r = path_of(path, sizeof(path), s->root, "quote", NULL);
     if (r == 0)
@@ -212,7 +252,9 @@ static int tsm_exchange(const char *entry, const uint8_t report_data[64], struct
     TRY(path_of(path, sizeof(path), entry, "generation", NULL));
     TRY(read_attr(path, gen0, sizeof(gen0)));
     TRY(path_of(path, sizeof(path), entry, "inblob", NULL));
-    TRY(write_file(path, view_of(report_data, 64), true));
+    /* for configfs, O_CREAT changes nothing for the attributes the kernel made, and lets a fake
+     * directory be plain files */
+    TRY(file_write_in_place(path, view_of(report_data, 64), true));
     TRY(path_of(path, sizeof(path), entry, "outblob", NULL));
     int r = ERR_NOT_FOUND;
     for (long waited = 0; r == ERR_NOT_FOUND && waited <= QY_ATT_TSM_WAIT_MS; waited += 10) {

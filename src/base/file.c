@@ -72,6 +72,20 @@ static int fsync_dir(const char *path)
     return 0;
 }
 
+int file_write_in_place(const char *path, struct view data, bool create)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_TRUNC | (create ? O_CREAT : 0), 0600);
+    ENSURE(fd >= 0, errno == ENOENT ? ERR_UNAVAILABLE : ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    ssize_t n;
+    do
+        n = write(fd, data.ptr, data.size);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(fd);
+    ENSURE(n == (ssize_t)data.size, ERR_IO, "cannot write %s: %s", path, n < 0 ? strerror(e) : "short write");
+    return 0;
+}
+
 int file_write_atomic(const char *path, struct view data, mode_t mode)
 {
     int r = ERR_INTERNAL;

@@ -10,6 +10,7 @@
 #ifndef QUARRY_BASE_FILE_H
 #define QUARRY_BASE_FILE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "bytes.h"
@@ -18,6 +19,11 @@
  * standard input. */
 QY_API int file_read(const char *path, size_t max_size, struct buf *out) QY_MUST_USE;
 QY_API int file_write_atomic(const char *path, struct view data, mode_t mode) QY_MUST_USE;
+/* Writes `data` with one write(2), in place (O_TRUNC, mode 0600 when created): for pseudo-files
+ * (configfs-tsm, Gramine's /dev/attestation) that take a value in one write and cannot be renamed
+ * over. `create` false: the file must exist. ERR_UNAVAILABLE when it (or its folder) does not exist,
+ * ERR_IO for any other failure or a short write. */
+QY_API int file_write_in_place(const char *path, struct view data, bool create) QY_MUST_USE;
 /* Create `path` and its missing parents with `mode` (like mkdir -p). */
 QY_API int file_mkdirs(const char *path, mode_t mode) QY_MUST_USE;
 

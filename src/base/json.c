@@ -1,10 +1,28 @@
 #include "json.h"
 
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "enc.h"
 #include "limits.h"
+
+/* jansson holds parsed request bodies - user secrets, recovery secrets, private keys in base64 - and
+ * frees them without wiping. Every allocation it makes is wiped before it is freed: set once, for
+ * the whole process, before main. */
+static void wiping_free(void *p)
+{
+    if (p != NULL) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+__attribute__((constructor)) static void js_wiping_allocator(void)
+{
+    json_set_alloc_funcs(malloc, wiping_free);
+}
 
 int js_depth(const json_t *j, int limit)
 {
@@ -65,6 +83,8 @@ int js_parse(struct view in, size_t max_size, json_t **out)
 
 const char *js_type_name(const json_t *j)
 {
+    if (j == NULL) /* an absent member: json_typeof() would dereference it */
+        return "nothing";
     switch (json_typeof(j)) {
     case JSON_OBJECT:
         return "object";

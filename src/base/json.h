@@ -7,6 +7,9 @@
  * accepts it, and manifests decode it); callers that need C strings reject embedded NULs themselves
  * with js_string_view() + memchr. The returned json_t is owned by the caller (json_decref).
  *
+ * Memory jansson frees is wiped first (a wiping allocator is installed at load time), so parsed
+ * secrets do not linger in freed memory.
+ *
  * The js_get_* accessors read one member of an object for API bodies: absent members are ERR_NOT_FOUND
  * when required, wrong types ERR_TYPE, and the detail names the member.
  */

@@ -107,6 +107,8 @@
 #define QY_CSR_MAX_SANS 64
 /* A DNS name in a SAN: RFC 1035 caps a name at 253 characters. */
 #define QY_DNS_NAME_MAX 253
+/* EDG_COORDINATOR_DNS_NAMES: the names in the Coordinator's own certificates (loopback IPs added). */
+#define QY_DNS_NAMES_MAX 32
 /* SANs, e-mail addresses and URIs of one generated certificate secret (from the manifest). */
 #define QY_CERT_MAX_NAMES 256
 

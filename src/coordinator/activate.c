@@ -29,7 +29,7 @@ void coord_activation_response_free(struct coord_activation_response *a)
 }
 
 /* MarbleRun's marbles wrap the DCAP quote in the OpenEnclave remote-report envelope. */
-static struct view strip_oe_envelope(struct view q)
+struct view coord_strip_oe_envelope(struct view q)
 {
     if (q.size < 16)
         return q;
@@ -41,15 +41,17 @@ static struct view strip_oe_envelope(struct view q)
     return oe ? view_of(q.ptr + 16, q.size - 16) : q;
 }
 
-static void policy_of(const struct mf_package *p, struct att_policy *out)
+/* The package's policy, with its SecurityVersion as raised by package updates. */
+static void policy_of(const struct coord_mf *mf, const struct mf_package *p, struct att_policy *out)
 {
+    struct mf_opt_u64 svn = coord_mf_svn(mf, p);
     *out = (struct att_policy){p->debug,
                                p->unique_id,
                                p->signer_id,
                                p->product_id.set,
                                p->product_id.value,
-                               p->security_version.set,
-                               p->security_version.value,
+                               svn.set,
+                               svn.value,
                                p->accepted_tcb_statuses.items,
                                p->accepted_tcb_statuses.count,
                                p->accepted_advisories.items,
@@ -57,13 +59,14 @@ static void policy_of(const struct mf_package *p, struct att_policy *out)
 }
 
 /* The quote verifies, is bound to this key and TLS session, and meets the package policy. */
-static int check_quote(struct coord *c, const struct coord_activation_request *req, const struct mf_package *pkg)
+static int check_quote(struct coord *c, const struct coord_activation_request *req, const struct coord_mf *mf,
+                       const struct mf_package *pkg)
 {
     if (c->cfg.simulation)
         return 0; /* MarbleRun's simulation mode: quotes are neither required nor checked */
     ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
     struct att_result res;
-    TRY(att_verify(c->cfg.verifier, strip_oe_envelope(req->quote), coord_now(c), &res));
+    TRY(att_verify(c->cfg.verifier, coord_strip_oe_envelope(req->quote), coord_now(c), &res));
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t spki_hash[32], expect[64] = {0};
@@ -74,28 +77,52 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
            "marble verification failed: the quote is not bound to this TLS connection and key");
     struct att_policy policy;
     struct att_refusal why;
-    policy_of(pkg, &policy);
+    policy_of(mf, pkg, &policy);
     int r = att_policy_check(&policy, &res, &why);
     ENSURE(r == 0, ERR_POLICY, "marble verification failed: %s", why.reason);
+    return 0;
+}
+
+/* A P-256 SubjectPublicKeyInfo up to its point (RFC 5480): SEQUENCE { SEQUENCE { id-ecPublicKey,
+ * prime256v1 }, BIT STRING { no unused bits, 0x04 (uncompressed) X Y } }. */
+static const uint8_t p256_spki_prefix[27] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+
+/* Whether the TLS client key is the CSR's. The common case (a P-256 SPKI in canonical form, as
+ * every premain sends) is compared byte for byte with the CSR key's point: decoding the SPKI would
+ * cost OpenSSL 3.0 about 100 us, more than an ECDSA verification. Anything else is compared as
+ * decoded keys. */
+static int same_key(struct view spki, const struct crypto_key *csr_key, bool *same)
+{
+    uint8_t xy[64];
+    size_t n = sizeof(p256_spki_prefix);
+    *same = spki.size == n + 64 && memcmp(spki.ptr, p256_spki_prefix, n) == 0 &&
+            crypto_key_type(csr_key) == CRYPTO_KEY_EC_P256 && crypto_key_p256_xy(csr_key, xy) == 0 &&
+            memcmp(spki.ptr + n, xy, 64) == 0;
+    if (*same)
+        return 0;
+    struct crypto_key *peer = NULL;
+    int r = crypto_key_from_public_der(spki, &peer);
+    ENSURE(r == 0, ERR_BAD_REQUEST, "the TLS client key does not parse: %s", err_detail(r));
+    *same = crypto_key_public_eq(peer, csr_key);
+    crypto_key_free(peer);
     return 0;
 }
 
 static int check_request(struct coord *c, const struct coord_snapshot *s, const struct coord_activation_request *req,
                          struct pki_csr **csr, const struct mf_marble **marble)
 {
-    struct crypto_key *peer = NULL;
+    bool same = false;
     int r = pki_csr_parse(req->csr, csr);
     ENSURE(r == 0, ERR_BAD_REQUEST, "invalid CSR: %s", err_detail(r));
-    r = crypto_key_from_public_der(req->peer_spki, &peer);
-    ENSURE(r == 0, ERR_BAD_REQUEST, "the TLS client key does not parse: %s", err_detail(r));
-    bool same = crypto_key_public_eq(peer, pki_csr_key(*csr));
-    crypto_key_free(peer);
+    TRY(same_key(req->peer_spki, pki_csr_key(*csr), &same));
     ENSURE(same, ERR_POLICY, "marble verification failed: the TLS client certificate's key differs from the CSR's");
     *marble = manifest_marble(s->mf->m, req->marble_type);
     ENSURE(*marble != NULL, ERR_POLICY, "marble verification failed: unknown marble type requested");
     const struct mf_package *pkg = manifest_package(s->mf->m, (*marble)->package);
     ENSURE(pkg != NULL, ERR_POLICY, "marble verification failed: undefined package \"%s\"", (*marble)->package);
-    return check_quote(c, req, pkg);
+    return check_quote(c, req, s->mf, pkg);
 }
 
 /* Certificate, secrets, parameters. */

@@ -24,7 +24,7 @@ bool coord_tpl_find(void *ctx, bool previous, const char *name, struct tpl_secre
 
 /* Staging the state of a manifest into a transaction ------------------------------------------- */
 
-static int put_secrets(struct store_txn *t, const char *key, const struct sec_set *s)
+int coord_put_secrets(struct store_txn *t, const char *key, const struct sec_set *s)
 {
     struct buf json = BUF_INIT;
     int r = sec_set_write_json(s, NULL, 0, &json);
@@ -34,7 +34,7 @@ static int put_secrets(struct store_txn *t, const char *key, const struct sec_se
     return r;
 }
 
-static int stage_manifest_state(struct store_txn *t, const struct coord_snapshot *s)
+int coord_stage_manifest_state(struct store_txn *t, const struct coord_snapshot *s)
 {
     struct buf ca = BUF_INIT;
     int r = ERR_INTERNAL;
@@ -45,8 +45,8 @@ static int stage_manifest_state(struct store_txn *t, const struct coord_snapshot
     TRY_OUT(store_txn_put(t, KEY_CA, buf_view(&ca), STORE_REV_ANY));
     TRY_OUT(store_txn_put(t, KEY_ROOT_SECRET, view_of(s->root_secret, ROOT_SECRET_SIZE), STORE_REV_ANY));
     TRY_OUT(store_txn_put(t, KEY_PREV_ROOT_SECRET, view_of(s->previous_root_secret, ROOT_SECRET_SIZE), STORE_REV_ANY));
-    TRY_OUT(put_secrets(t, KEY_SECRETS, &s->secrets));
-    TRY_OUT(put_secrets(t, KEY_PREV_SECRETS, &s->previous_secrets));
+    TRY_OUT(coord_put_secrets(t, KEY_SECRETS, &s->secrets));
+    TRY_OUT(coord_put_secrets(t, KEY_PREV_SECRETS, &s->previous_secrets));
     r = 0;
 out:
     buf_free(&ca);
@@ -55,7 +55,7 @@ out:
 
 /* Setting a manifest --------------------------------------------------------------------------------- */
 
-static int check_manifest(struct view raw, struct manifest **out)
+int coord_check_manifest(struct view raw, const char *what, struct manifest **out)
 {
     struct diag d = DIAG_INIT;
     struct manifest *m = NULL;
@@ -69,7 +69,7 @@ static int check_manifest(struct view raw, struct manifest **out)
         char summary[2048];
         diag_sort(&d);
         coord_diag_summary(&d, summary, sizeof(summary));
-        r = err_fail(ERR_MANIFEST, __func__, "checking manifest: %s", summary);
+        r = err_fail(ERR_MANIFEST, __func__, "%s: %s", what, summary);
     }
     diag_free(&d);
     if (r < 0) {
@@ -91,7 +91,7 @@ static int recovery_keys(const struct manifest *m, struct rec_key *keys, struct 
     return 0;
 }
 
-static int make_recovery(const struct manifest *m, uint8_t dek[STORE_DEK_SIZE], json_t **secrets,
+int coord_make_recovery(const struct manifest *m, uint8_t dek[STORE_DEK_SIZE], json_t **secrets,
                          struct buf *data)
 {
     size_t n = m->recovery_keys.count;
@@ -120,7 +120,7 @@ static int set_manifest_locked(struct coord *c, struct view raw, json_t **recove
     enum coord_state st = coord_state(c);
     ENSURE_OUT(st == COORD_ACCEPTING_MANIFEST || st == COORD_RECOVERY, ERR_WRONG_STATE,
                "server is not in expected state");
-    TRY_OUT(check_manifest(raw, &m));
+    TRY_OUT(coord_check_manifest(raw, "checking manifest", &m));
     next->mf = coord_mf_new(m);
     m = NULL;
     ENSURE_OUT(next->mf != NULL, ERR_NOMEM, "out of memory");
@@ -131,11 +131,11 @@ static int set_manifest_locked(struct coord *c, struct view raw, json_t **recove
     struct sec_gen g = {next->ca, coord_now(c), 0};
     TRY_OUT(sec_generate_shared(next->mf->m, &g, NULL, 0, &next->secrets));
     TRY_OUT(sec_set_merge(&next->previous_secrets, &next->secrets)); /* first manifest: previous = current */
-    TRY_OUT(make_recovery(next->mf->m, dek, recovery_secrets, &recovery));
+    TRY_OUT(coord_make_recovery(next->mf->m, dek, recovery_secrets, &recovery));
     TRY_OUT(c->cfg.make_sealer(c->cfg.sealer_ctx, next->mf->m->config.seal_mode, &sealer));
     struct coord_log_stage log;
     coord_log_reset(c, &log); /* a new manifest starts a new log (MarbleRun replaces it) */
-    TRY_OUT(stage_manifest_state(t, next));
+    TRY_OUT(coord_stage_manifest_state(t, next));
     TRY_OUT(coord_log_append(c, t, next->ca, &log, "Initial manifest set", NULL));
     r = store_reset(c->cfg.store, dek, buf_view(&recovery), sealer, t);
     sealer = NULL; /* taken over */
@@ -290,7 +290,7 @@ static int set_secrets_locked(struct coord *c, const char *user, const json_t *b
     TRY_OUT(sec_set_merge(&next->secrets, &cur->secrets));
     TRY_OUT(sec_set_merge(&next->secrets, &uploaded));
     TRY_OUT(sec_set_merge(&next->previous_secrets, &cur->previous_secrets));
-    TRY_OUT(put_secrets(t, KEY_SECRETS, &next->secrets));
+    TRY_OUT(coord_put_secrets(t, KEY_SECRETS, &next->secrets));
     struct coord_log_stage log;
     coord_log_begin(c, &log);
     for (size_t i = 0; i < uploaded.count; i++)

@@ -103,6 +103,7 @@ void coord_mf_put(struct coord_mf *mf)
         return;
     manifest_free(mf->m);
     buf_free(&mf->signature);
+    coord_svns_free(mf);
     free(mf);
 }
 
@@ -129,11 +130,21 @@ static int issue_identity(struct coord *c, const struct pki_ca *ca, enum coord_s
     struct crypto_key *key = NULL;
     struct buf leaf = BUF_INIT;
     int r = ERR_INTERNAL;
+    const char *names[QY_DNS_NAMES_MAX + 2];
+    size_t n = 0;
+    /* The configured names, and always the loopback addresses, as MarbleRun's certificate has them:
+     * a client on the Coordinator's own host connects to 127.0.0.1 whatever the public name is. */
+    for (size_t i = 0; i < c->cfg.dns_names_count && n < QY_DNS_NAMES_MAX; i++)
+        names[n++] = c->cfg.dns_names[i];
+    if (n > 0) {
+        names[n++] = "127.0.0.1";
+        names[n++] = "::1";
+    }
     TRY_OUT(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &key));
     /* The leaf's own name: with the root's subject, verifiers would take it for self-signed. */
     struct pki_server_options o = {which == COORD_SERVER_CLIENT_API ? "Quarry Coordinator client API"
                                                                     : "Quarry Coordinator mesh API",
-                                   c->cfg.dns_names, c->cfg.dns_names_count, coord_now(c), 0};
+                                   n ? names : NULL, n, coord_now(c), 0};
     TRY_OUT(pki_issue_server_cert(ca, which == COORD_SERVER_CLIENT_API ? PKI_SIGNER_ROOT : PKI_SIGNER_INTERMEDIATE,
                                   key, &o, &leaf));
     struct view chain[2] = {buf_view(&leaf), which == COORD_SERVER_CLIENT_API ? pki_ca_root_der(ca)

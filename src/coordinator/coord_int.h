@@ -27,11 +27,19 @@
 
 #define ROOT_SECRET_SIZE 32
 
+/* A package's SecurityVersion as raised by a package update (reference §10.1). */
+struct coord_svn {
+    char *package;
+    uint64_t value;
+};
+
 /* The current manifest with its root signature, shared by the snapshots that use it. */
 struct coord_mf {
     atomic_int refs;
     struct manifest *m;
     struct buf signature; /* ECDSA (root key) over SHA-256(raw) */
+    struct coord_svn *svns; /* package updates since the manifest was set (coord_mf_svn) */
+    size_t svns_count;
 };
 
 struct coord_mf *coord_mf_new(struct manifest *m); /* takes m over */
@@ -135,5 +143,21 @@ struct coord_tpl_ctx {
     const struct sec_set *prev_sets[2]; /* previous */
 };
 bool coord_tpl_find(void *ctx, bool previous, const char *name, struct tpl_secret *out);
+
+/* Shared by setting and updating a manifest (admin.c): the checks (detail "<what>: ..."), new
+ * recovery data for a manifest's keys, the manifest state's writes. */
+int coord_check_manifest(struct view raw, const char *what, struct manifest **out) QY_MUST_USE;
+int coord_make_recovery(const struct manifest *m, uint8_t dek[STORE_DEK_SIZE], json_t **secrets,
+                        struct buf *data) QY_MUST_USE;
+int coord_stage_manifest_state(struct store_txn *t, const struct coord_snapshot *s) QY_MUST_USE;
+int coord_put_secrets(struct store_txn *t, const char *key, const struct sec_set *s) QY_MUST_USE;
+
+/* Updates (update.c): the SecurityVersion a package requires now, and the raised ones at start. */
+struct mf_opt_u64 coord_mf_svn(const struct coord_mf *mf, const struct mf_package *p);
+void coord_svns_free(struct coord_mf *mf);
+int coord_svns_load(struct coord *c, struct coord_mf *mf) QY_MUST_USE;
+
+/* The DCAP quote inside MarbleRun's OpenEnclave envelope, or q itself (activate.c). */
+struct view coord_strip_oe_envelope(struct view q);
 
 #endif

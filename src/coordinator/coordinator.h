@@ -125,6 +125,59 @@ QY_API int coord_update_log(struct coord *c, json_t **lines) QY_MUST_USE;
 /* The log's head: {"entries", "sha256" (of the last line), "signature" (root key, base64 DER over
  * "quarry-update-log-v1" || entries as 8 bytes big-endian || sha256)}, owned. */
 QY_API int coord_update_log_head(struct coord *c, json_t **head) QY_MUST_USE;
+/* What the head's signature covers (for verifiers such as `quarry update log --verify`). */
+#define COORD_LOG_HEAD_MESSAGE_SIZE (20 + 8 + 32)
+QY_API void coord_log_head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[COORD_LOG_HEAD_MESSAGE_SIZE]);
+/* Checks a log offline (`quarry update log --verify`): `lines` (the JSON array of GET /api/v2/update's
+ * updateLog) and `head` (GET /api/v2/update-log-head's data) are untrusted; `root_der` is the root
+ * certificate the caller verified. Each line must name the SHA-256 of the one before it (nothing
+ * changed, removed or reordered: ERR_CORRUPT naming the entry), the chain must end at the head, and
+ * the head must be signed by the root key (ERR_BAD_SIGNATURE). */
+QY_API int coord_log_verify(const json_t *lines, const json_t *head, struct view root_der) QY_MUST_USE;
+
+/* Updates (reference/marblerun.md §9.5, §10) ------------------------------------------------------ */
+
+struct coord_update_status {
+    uint64_t missing;         /* acknowledgements still needed; 0 once applied */
+    json_t *missing_users;    /* array of the required users who have not acknowledged; NULL for
+                               * package updates */
+    json_t *recovery_secrets; /* new RecoverySecrets (name -> base64) when the update changed the
+                               * recovery keys; NULL otherwise */
+    struct buf manifest;      /* coord_update_pending: the pending manifest's bytes */
+};
+QY_API void coord_update_status_free(struct coord_update_status *s);
+
+/* POST /update by an authenticated `user` with a manifest (JSON bytes, borrowed). A package-only
+ * manifest (§1.12) raises SecurityVersions at once (UpdateSecurityVersion on every package named;
+ * ERR_MANIFEST "checking update manifest: ..." for downgrades and the other refusals of §10.1). A
+ * full manifest (UpdateManifest) becomes the pending update, acknowledged by its submitter, and is
+ * applied once UpdateThreshold users acknowledged it (§9.5, §10.2). ERR_CONFLICT while another update
+ * is pending, ERR_PERMISSION without the permission. `out` is owned by the caller. */
+QY_API int coord_update(struct coord *c, const char *user, struct view raw, struct coord_update_status *out)
+    QY_MUST_USE;
+/* POST /update-manifest: acknowledges the pending update with its exact bytes. ERR_NOT_FOUND "no
+ * update in progress"; a user acknowledging twice counts once. */
+QY_API int coord_update_ack(struct coord *c, const char *user, struct view raw, struct coord_update_status *out)
+    QY_MUST_USE;
+/* POST /update-cancel, by a user holding UpdateManifest. */
+QY_API int coord_update_cancel(struct coord *c, const char *user) QY_MUST_USE;
+/* GET /update-manifest: the pending update (manifest, missing, missing_users). */
+QY_API int coord_update_pending(struct coord *c, struct coord_update_status *out) QY_MUST_USE;
+
+/* Feature gates (reference/marblerun.md §11) -------------------------------------------------------- */
+
+/* POST /sign-quote: verifies `quote` (raw DCAP or in the OE envelope; not checked against any
+ * package) and signs SHA-256(base64(quote as given) || status) with the root key (DER appended to
+ * `signature`); *tcb_status is a static string. ERR_FEATURE_DISABLED without SignQuoteEndpoint,
+ * ERR_ATTESTATION with the failing step when the quote does not verify. */
+QY_API int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status, struct buf *signature)
+    QY_MUST_USE;
+/* POST /monotonic-counter: the marble authenticated by a presented certificate (`certs`, DER, leaf
+ * first) of the current intermediate; its counter `name` becomes max(current, value) and *previous
+ * is the value before (0 when new). ERR_FEATURE_DISABLED without MonotonicCounter, ERR_AUTH
+ * "unauthorized marble: ...". Safe from any number of threads. */
+QY_API int coord_monotonic_counter(struct coord *c, const struct view *certs, size_t count, struct view name,
+                                   uint64_t value, uint64_t *previous) QY_MUST_USE;
 
 /* Activation ------------------------------------------------------------------------------------- */
 

@@ -71,6 +71,7 @@ static int load_open(struct coord *c, struct coord_snapshot *s, enum coord_state
     TRY_OUT(store_get(c->cfg.store, KEY_CA, &b, NULL));
     TRY_OUT(pki_ca_load(buf_view(&b), &s->ca));
     TRY_OUT(load_manifest(c, s));
+    TRY_OUT(coord_svns_load(c, s->mf));
     TRY_OUT(get_bytes(c, KEY_ROOT_SECRET, s->root_secret, ROOT_SECRET_SIZE));
     TRY_OUT(get_bytes(c, KEY_PREV_ROOT_SECRET, s->previous_root_secret, ROOT_SECRET_SIZE));
     TRY_OUT(load_secrets(c, KEY_SECRETS, &s->secrets));

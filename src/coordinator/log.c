@@ -20,8 +20,7 @@ static void time_ms(int64_t now, char out[40])
     snprintf(out, 40, "%s.000Z", base);
 }
 
-/* The signed message of a head. */
-static void head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[20 + 8 + 32])
+void coord_log_head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[COORD_LOG_HEAD_MESSAGE_SIZE])
 {
     memcpy(out, "quarry-update-log-v1", 20);
     for (int i = 0; i < 8; i++)
@@ -29,12 +28,52 @@ static void head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[2
     memcpy(out + 28, hash, 32);
 }
 
+int coord_log_verify(const json_t *lines, const json_t *head, struct view root_der)
+{
+    uint8_t hash[32] = {0}, want[32], msg[COORD_LOG_HEAD_MESSAGE_SIZE];
+    size_t i;
+    json_t *l;
+    ENSURE(json_is_array(lines), ERR_CORRUPT, "the Coordinator sent no update log");
+    json_array_foreach(lines, i, l) {
+        json_t *entry = NULL;
+        const char *prev = NULL;
+        int r = js_parse(js_string_view(l), QY_JSON_MAX_SIZE, &entry);
+        if (r == 0)
+            r = js_get_string(entry, "prevHash", true, &prev);
+        if (r == 0)
+            r = enc_hex_decode_fixed(want, sizeof(want), view_str(prev));
+        bool ok = r == 0 && mem_eq_ct(want, hash, 32);
+        json_decref(entry);
+        ENSURE(ok, ERR_CORRUPT, "update log entry %zu does not follow entry %zu: changed, removed or reordered", i + 1,
+               i);
+        struct view line = js_string_view(l);
+        TRY(crypto_sha256(&line, 1, hash));
+    }
+    uint64_t entries = 0;
+    const char *head_hash = NULL, *sig64 = NULL;
+    TRY(js_get_u64(head, "entries", true, &entries));
+    TRY(js_get_string(head, "sha256", true, &head_hash));
+    TRY(js_get_string(head, "signature", true, &sig64));
+    int r = enc_hex_decode_fixed(want, sizeof(want), view_str(head_hash));
+    ENSURE(r == 0 && entries == json_array_size(lines) && mem_eq_ct(want, hash, 32), ERR_CORRUPT,
+           "the update log does not end at its signed head (%zu entries, the head says %llu)", json_array_size(lines),
+           (unsigned long long)entries);
+    coord_log_head_message(entries, hash, msg);
+    struct buf sig = BUF_INIT;
+    r = enc_b64_decode(&sig, view_str(sig64));
+    if (r == 0)
+        r = pki_verify_root_signature(root_der, view_of(msg, sizeof(msg)), buf_view(&sig));
+    buf_free(&sig);
+    ENSURE(r == 0, ERR_BAD_SIGNATURE, "the update log's head is not signed by the Coordinator's root");
+    return 0;
+}
+
 static int head_json(const struct pki_ca *ca, uint64_t entries, const uint8_t hash[32], struct buf *out)
 {
-    uint8_t msg[60];
+    uint8_t msg[COORD_LOG_HEAD_MESSAGE_SIZE];
     struct buf sig = BUF_INIT, sig64 = BUF_INIT, hex = BUF_INIT;
     int r = ERR_INTERNAL;
-    head_message(entries, hash, msg);
+    coord_log_head_message(entries, hash, msg);
     TRY_OUT(pki_ca_sign_root(ca, view_of(msg, sizeof(msg)), &sig));
     TRY_OUT(enc_b64(&sig64, buf_view(&sig)));
     TRY_OUT(enc_hex(&hex, view_of(hash, 32)));
@@ -130,11 +169,11 @@ int coord_update_log_head(struct coord *c, json_t **out)
     struct buf head = BUF_INIT;
     *out = NULL;
     ENSURE(coord_state(c) == COORD_ACCEPTING_MARBLES, ERR_WRONG_STATE, "server is not in expected state");
-    TRY(store_get(c->cfg.store, KEY_LOG_HEAD, &head, NULL));
-    int r = js_parse(buf_view(&head), QY_JSON_MAX_SIZE, out);
+    int r = store_get(c->cfg.store, KEY_LOG_HEAD, &head, NULL);
+    if (r == 0 && js_parse(buf_view(&head), QY_JSON_MAX_SIZE, out) < 0)
+        r = err_fail(ERR_CORRUPT, __func__, "the stored log head is not valid JSON");
     buf_free(&head);
-    ENSURE(r == 0, ERR_CORRUPT, "the stored log head is not valid JSON");
-    return 0;
+    return r;
 }
 
 /* Loads the head at start (the log itself stays in the store). */
@@ -143,6 +182,8 @@ int coord_log_load(struct coord *c)
     json_t *head = NULL;
     struct buf b = BUF_INIT;
     int r = store_get(c->cfg.store, KEY_LOG_HEAD, &b, NULL);
+    if (r < 0)
+        buf_free(&b); /* a value that failed authentication may have left bytes */
     if (r == ERR_NOT_FOUND) {
         c->log_entries = 0;
         memset(c->log_hash, 0, 32);

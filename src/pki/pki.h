@@ -222,6 +222,19 @@ QY_API int pki_issue_server_cert(const struct pki_ca *ca, enum pki_signer signer
 
 /* Certificates from outside ------------------------------------------------------------------- */
 
+/* Who a marble certificate names (pki_ca_verify_marble_cert). */
+struct pki_marble_identity {
+    char common_name[65];               /* the marble's UUID as issued */
+    char marble_type[QY_NAME_MAX + 1];  /* extension PKI_MARBLE_TYPE_OID */
+};
+
+/* Checks a certificate a marble presents (DER, borrowed, untrusted): issued by `ca`'s current
+ * intermediate key under the marble root's name, valid at `now` (0: the clock), not a CA, with
+ * the marble type extension; fills `out` from its CN and that extension. ERR_BAD_SIGNATURE for a
+ * certificate of another issuer or an earlier intermediate, ERR_EXPIRED, ERR_CERT otherwise. */
+QY_API int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int64_t now,
+                                     struct pki_marble_identity *out) QY_MUST_USE;
+
 /* Parses one DER certificate (borrowed, untrusted, bounded, no trailing bytes) and returns its
  * public key (owned, crypto_key_free). ERR_CERT with the reason. */
 QY_API int pki_cert_public_key(struct view cert_der, struct crypto_key **out) QY_MUST_USE;

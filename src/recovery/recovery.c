@@ -172,8 +172,8 @@ static int parse_session(const json_t *j, struct rec_session *s)
     s->e = calloc(n, sizeof(*s->e));
     ENSURE(s->e != NULL, ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
+        s->count++; /* first: rec_session_free frees what an entry that failed half-way holds */
         TRY(parse_entry(json_array_get(shares, i), &s->e[i]));
-        s->count++;
     }
     return 0;
 }

@@ -100,7 +100,9 @@ static int load_dek(struct store *s, sealer_lookup_fn lookup, void *ctx)
     r = s->kv->get(s->kv, KEY_SEALER, &name, NULL);
     if (r == 0)
         r = buf_terminate(&name);
-    if (r == 0 && memchr(name.ptr, 0, name.size) == NULL)
+    if (r == 0 && memchr(name.ptr, 0, name.size) != NULL) /* a name from the disk: not a C string */
+        r = err_fail(ERR_CORRUPT, __func__, "the stored sealer name contains a NUL byte");
+    if (r == 0)
         r = lookup(ctx, (const char *)name.ptr, &s->sealer);
     if (r == 0)
         r = s->sealer->unseal(s->sealer, buf_view(&wrapped), view_str(dek_aad), &dek);

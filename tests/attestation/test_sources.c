@@ -72,6 +72,43 @@ Test(sources, emulated_spec_and_library)
     at_kit_free(&k);
 }
 
+/* emulated:DIR,k=v,...: the identity of enclave.json with some fields replaced (TEST ONLY). */
+Test(sources, emulated_identity_overrides)
+{
+    struct at_kit k;
+    at_kit_new(NULL, &k);
+    char spec[512], hex[65];
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", 0xa0 + i);
+    snprintf(spec, sizeof(spec), "emulated:%s,mrenclave=%s,isvprodid=7,isvsvn=65535,debug", k.dir, hex);
+    struct att_source *s = NULL;
+    cr_assert_eq(att_source_new(spec, &s), 0, "%s", err_detail(-1));
+    struct buf q = BUF_INIT;
+    cr_assert_eq(att_source_quote(s, report_data, &q), 0);
+    struct att_result res;
+    at_kit_verify(&k, buf_view(&q), &res);
+    cr_expect(res.verified, "%s", res.detail);
+    cr_expect(res.sgx.mrenclave[0] == 0xa0 && res.sgx.mrenclave[31] == 0xbf);
+    cr_expect_eq(memcmp(res.sgx.mrsigner, k.id.mrsigner, 32), 0, "mrsigner kept from enclave.json");
+    cr_expect(res.sgx.isvprodid == 7 && res.sgx.isvsvn == 65535);
+    cr_expect(res.debug, "debug set");
+    att_source_free(s);
+    buf_free(&q);
+
+    static const char *const bad[] = {",isvsvn=65536", ",isvsvn=", ",isvprodid=-1", ",mrenclave=abc",
+                                      ",mrsigner=zz", ",color=blue", ",,isvsvn=1", ",debug=2"};
+    for (size_t i = 0; i < QY_ARRAY_LEN(bad); i++) {
+        snprintf(spec, sizeof(spec), "emulated:%s%s", k.dir, bad[i]);
+        s = NULL;
+        cr_expect_eq(att_source_new(spec, &s), ERR_INVALID_ARG, "%s", bad[i]);
+        cr_expect_null(s);
+    }
+    snprintf(spec, sizeof(spec), "emulated:%s,", k.dir); /* an empty list changes nothing */
+    cr_assert_eq(att_source_new(spec, &s), 0);
+    att_source_free(s);
+    at_kit_free(&k);
+}
+
 Test(sources, gramine_fake_device)
 {
     char dir[64];

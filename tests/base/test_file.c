@@ -98,3 +98,22 @@ Test(file, mkdirs_creates_parents, .init = setup, .fini = teardown)
     cr_assert_eq(stat(path, &st), 0);
     cr_assert(S_ISDIR(st.st_mode));
 }
+
+Test(file, write_in_place_truncates_creates_only_when_asked, .init = setup, .fini = teardown)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/attr", dir);
+    cr_assert_eq(file_write_in_place(path, view_str("x"), false), ERR_UNAVAILABLE, "absent, not created");
+    cr_assert_eq(count_entries(), 0);
+    cr_assert_eq(file_write_in_place(path, view_str("a longer value"), true), 0);
+    cr_assert_eq(file_write_in_place(path, view_str("short"), false), 0);
+    struct buf b = BUF_INIT;
+    cr_assert_eq(file_read(path, 100, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("short")), "truncated, then written whole");
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof(path), "%s/no/such/folder", dir);
+    cr_assert_eq(file_write_in_place(path, view_str("x"), true), ERR_UNAVAILABLE);
+    buf_free(&b);
+}

@@ -106,6 +106,9 @@ Test(json, accessors_check_types)
     buf_free(&bytes);
     cr_assert_not_null(js_object_get_ci(j, "S"));
     json_decref(j);
+    /* an absent parent object (json_object_get of a missing member) is a type error, not a crash */
+    cr_assert_eq(js_get_u64(NULL, "n", true, &n), ERR_TYPE);
+    cr_assert_str_eq(err_detail(ERR_TYPE), "expected a JSON object, got nothing");
 }
 
 Test(json, dump_appends)
@@ -117,4 +120,13 @@ Test(json, dump_appends)
     cr_assert(view_eq(buf_view(&b), view_str("x={\"a\":1}")));
     buf_free(&b);
     json_decref(j);
+}
+
+Test(json, jansson_frees_through_the_wiping_allocator)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    cr_assert(m == malloc);
+    cr_assert(f != free, "parsed secrets are wiped before jansson frees them");
 }

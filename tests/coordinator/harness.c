@@ -8,20 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 void qc_init(struct qc *q, const struct att_testkit_options *o)
 {
@@ -50,23 +41,37 @@ static bool answers(struct qc *q)
     return ok;
 }
 
-void qc_start(struct qc *q, const char *const *extra)
+/* The ports the daemon bound (it listens on :0 and writes them to a file: no collisions between
+ * tests running at the same time). */
+static bool read_ports(struct qc *q, const char *file)
 {
-    if (q->client_port == 0) {
-        q->client_port = free_port();
-        q->mesh_port = free_port();
+    struct buf b = BUF_INIT;
+    json_t *j = NULL;
+    bool ok = file_read(file, 4096, &b) == 0 && js_parse(buf_view(&b), 4096, &j) == 0;
+    if (ok) {
+        q->client_port = (uint16_t)json_integer_value(json_object_get(j, "client"));
+        q->mesh_port = (uint16_t)json_integer_value(json_object_get(j, "mesh"));
+        q->metrics_port = (uint16_t)json_integer_value(json_object_get(j, "metrics"));
         snprintf(q->client_addr, sizeof(q->client_addr), "localhost:%u", q->client_port);
         snprintf(q->mesh_addr, sizeof(q->mesh_addr), "localhost:%u", q->mesh_port);
     }
-    char exe[512], client[64], mesh[64], att[320], root[320];
+    json_decref(j);
+    buf_free(&b);
+    return ok;
+}
+
+void qc_start(struct qc *q, const char *const *extra)
+{
+    char exe[512], att[320], root[320], ports[320];
     snprintf(exe, sizeof(exe), "%s/src/programs/coordinator/quarry-coordinator", getenv("QY_BUILD_DIR"));
-    snprintf(client, sizeof(client), "127.0.0.1:%u", q->client_port);
-    snprintf(mesh, sizeof(mesh), "127.0.0.1:%u", q->mesh_port);
     snprintf(att, sizeof(att), "emulated:%s", q->kit);
     snprintf(root, sizeof(root), "%s/root_ca.pem", q->kit);
-    const char *argv[32] = {exe, "--data-dir", q->data, "--client-addr", client, "--mesh-addr", mesh,
-                            "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4"};
-    size_t n = 13;
+    snprintf(ports, sizeof(ports), "%s/ports.json", q->dir);
+    unlink(ports);
+    const char *argv[32] = {exe, "--data-dir", q->data, "--client-addr", "127.0.0.1:0", "--mesh-addr", "127.0.0.1:0",
+                            "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4",
+                            "--ports-file", ports};
+    size_t n = 15;
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -74,6 +79,7 @@ void qc_start(struct qc *q, const char *const *extra)
     q->pid = fork();
     cr_assert_geq(q->pid, 0);
     if (q->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test that crashed */
         int fd = open(q->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, 2);
@@ -82,15 +88,15 @@ void qc_start(struct qc *q, const char *const *extra)
         execv(exe, (char *const *)argv);
         _exit(127);
     }
-    for (int i = 0; i < 200; i++) {
-        if (answers(q))
+    for (int i = 0; i < 400; i++) {
+        if (read_ports(q, ports) && answers(q))
             return;
         int st;
         cr_assert_eq(waitpid(q->pid, &st, WNOHANG), 0, "quarry-coordinator exited; see %s", q->log);
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_fail("quarry-coordinator did not answer in 10 s; see %s", q->log);
+    cr_assert_fail("quarry-coordinator did not answer in 20 s; see %s", q->log);
 }
 
 static int stop_with(struct qc *q, int sig)
@@ -182,19 +188,45 @@ long qc_set_manifest_text(struct qc *q, const char *text, json_t **json)
     return status;
 }
 
-long qc_set_manifest(struct qc *q, const char *name)
+void qc_manifest_text(const char *name, struct buf *out)
 {
     char rel[128];
-    struct buf raw = BUF_INIT, text = BUF_INIT;
+    struct buf raw = BUF_INIT;
     snprintf(rel, sizeof(rel), "manifests/%s", name);
     qt_read(qt_data_path(rel), &raw);
     cr_assert_eq(buf_terminate(&raw), 0);
-    qt_subst((const char *)raw.ptr, &text);
-    cr_assert_eq(buf_terminate(&text), 0);
-    long status = qc_set_manifest_text(q, (const char *)text.ptr, NULL);
+    qt_subst((const char *)raw.ptr, out);
+    cr_assert_eq(buf_terminate(out), 0);
     buf_free(&raw);
+}
+
+long qc_set_manifest(struct qc *q, const char *name)
+{
+    struct buf text = BUF_INIT;
+    qc_manifest_text(name, &text);
+    long status = qc_set_manifest_text(q, (const char *)text.ptr, NULL);
     buf_free(&text);
     return status;
+}
+
+int qc_quarry(struct qc *q, const char *args, struct buf *out)
+{
+    char policy[400], outfile[400], cmd[8192];
+    snprintf(policy, sizeof(policy), "%s/policy.json", q->dir);
+    snprintf(outfile, sizeof(outfile), "%s/quarry.out", q->dir);
+    if (access(policy, F_OK) != 0)
+        cr_assert_eq(file_write_atomic(policy, view_str("{\"coordinator\":{\"SignerID\":"
+                                                        "\"d91c2b1a4ffd7cac4e6cc564d3afd3c642321a230a1597e0dfe127839049cd02\","
+                                                        "\"ProductID\":1,\"SecurityVersion\":1}}"), 0600), 0);
+    snprintf(cmd, sizeof(cmd),
+             "XDG_CACHE_HOME=%s/cache %s %s --coordinator %s --policy %s --collateral %s --insecure-extra-root "
+             "%s/root_ca.pem >%s 2>&1",
+             q->dir, getenv("QY_QUARRY"), args, q->client_addr, policy, q->kit, q->kit, outfile);
+    int st = system(cmd);
+    buf_reset(out);
+    qt_read(outfile, out);
+    cr_assert_eq(buf_terminate(out), 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,

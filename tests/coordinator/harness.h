@@ -16,7 +16,7 @@
 struct qc {
     char dir[256];      /* temporary root: data/, kit/ */
     char data[300], kit[300];
-    uint16_t client_port, mesh_port;
+    uint16_t client_port, mesh_port, metrics_port;
     char client_addr[64], mesh_addr[64];
     pid_t pid;
     struct att_testkit *tk;
@@ -41,6 +41,15 @@ long qc_call(struct api_client *c, enum api_method m, const char *target, const 
  * the given text. Returns the status. */
 long qc_set_manifest_text(struct qc *q, const char *text, json_t **json);
 long qc_set_manifest(struct qc *q, const char *name);
+
+/* The text of a file under tests/data/manifests with its certificate placeholders filled in
+ * (NUL-terminated). */
+void qc_manifest_text(const char *name, struct buf *out);
+
+/* Runs `quarry ARGS` against the Coordinator, verified with its testkit (a policy file for the kit's
+ * identity, its collateral and root), with a cache of its own; stdout and stderr into *out
+ * (NUL-terminated). Returns the exit status. */
+int qc_quarry(struct qc *q, const char *args, struct buf *out);
 
 /* Activation as a marble with the testkit identity `id` (NULL: the kit's default). */
 int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,

@@ -346,6 +346,8 @@ Test(recovery_e2e, corrupted_sealed_state_never_crashes, .timeout = 900)
         }
     }
     cr_assert_gt(runs, 200);
+    /* flipped bytes of sealed records fail their authentication: not every run may start */
+    cr_assert_lt(started, runs, "%zu of %zu corrupted states started", started, runs);
     att_source_free(src);
     att_verifier_free(ver);
     qc_cleanup(&q);

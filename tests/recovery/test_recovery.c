@@ -243,3 +243,32 @@ Test(recovery, corrupted_recovery_data_is_refused_cleanly, .timeout = 120)
     buf_free(&data);
     kit_free(&k, 2);
 }
+
+/* fuzz/corpus/recovery/regress-ec-recovery-key-leak: an entry whose key parses but is not RSA once
+ * leaked that key; refused with the reason, and (under ASan) nothing leaks. */
+Test(recovery, a_recovery_key_that_is_not_rsa_is_refused_cleanly, .timeout = 120)
+{
+    struct kit k;
+    kit_load(&k, 2);
+    uint8_t dek[REC_DEK_SIZE];
+    json_t *secrets, *doc;
+    struct buf data = BUF_INIT, spki = BUF_INIT, spki64 = BUF_INIT, edited = BUF_INIT;
+    struct crypto_key *ec = NULL;
+    cr_assert_eq(rec_generate(k.keys, 2, 0, dek, &secrets, &data), 0);
+    cr_assert_eq(js_parse(buf_view(&data), QY_JSON_MAX_SIZE, &doc), 0);
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &ec), 0);
+    cr_assert_eq(crypto_key_public_der(ec, &spki), 0);
+    cr_assert_eq(enc_b64(&spki64, buf_view(&spki)), 0);
+    json_t *entry = json_array_get(json_object_get(doc, "shares"), 1);
+    cr_assert_eq(json_object_set_new(entry, "publicKey", json_stringn((const char *)spki64.ptr, spki64.size)), 0);
+    cr_assert_eq(js_dump(&edited, doc, JSON_COMPACT), 0);
+    struct rec_session *s = NULL;
+    cr_assert_eq(rec_session_new(buf_view(&edited), &s), ERR_CORRUPT);
+    cr_assert_null(s);
+    cr_assert_str_eq(err_detail(ERR_CORRUPT), "recovery data: recovery key rec2 is not RSA");
+    crypto_key_free(ec);
+    json_decref(doc);
+    json_decref(secrets);
+    buf_free(&data), buf_free(&spki), buf_free(&spki64), buf_free(&edited);
+    kit_free(&k, 2);
+}

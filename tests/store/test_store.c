@@ -434,3 +434,54 @@ Test(store, rewrap_moves_to_another_seal_key_or_to_memory, .init = setup, .fini 
     cr_assert_eq(store_status(s), STORE_EMPTY, "nothing left on disk");
     store_free(s);
 }
+
+Test(store, rekey_reencrypts_everything_with_the_change, .init = setup, .fini = teardown)
+{
+    static const uint8_t dek2[STORE_DEK_SIZE] = {9, 8, 7};
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    put(s, "secret:a", "alpha", STORE_REV_ANY, 0);
+    put(s, "gone", "x", STORE_REV_ANY, 0);
+    struct store_txn *t = store_txn_new();
+    cr_assert_eq(store_txn_put(t, "secret:a", view_str("beta"), STORE_REV_ANY), 0);
+    cr_assert_eq(store_txn_put(t, "log:1", view_str("new"), STORE_REV_ABSENT), 0);
+    cr_assert_eq(store_txn_del(t, "gone", STORE_REV_ANY), 0);
+    cr_assert_eq(store_rekey(s, dek2, view_str("{\"recovery\":2}"), sealer(spec_key), t), 0);
+    store_txn_free(t);
+    expect_value(s, "state", "3");
+    expect_value(s, "secret:a", "beta");
+    expect_value(s, "log:1", "new");
+    struct buf b = BUF_INIT;
+    cr_assert_eq(store_get(s, "gone", &b, NULL), ERR_NOT_FOUND);
+    store_free(s);
+    s = open_store(spec_db, spec_key); /* the new data key, wrapped by the sealer, opens it */
+    cr_assert_eq(store_status(s), STORE_OPEN);
+    expect_value(s, "state", "3");
+    expect_value(s, "secret:a", "beta");
+    cr_assert_eq(store_check_dek(s, dek2), 0);
+    cr_assert_eq(store_check_dek(s, dek1), ERR_CORRUPT, "the old data key opens nothing");
+    cr_assert_eq(store_recovery_data(s, &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("{\"recovery\":2}")));
+    buf_free(&b);
+    store_free(s);
+}
+
+/* fuzz/corpus/store/regress-nul-in-sealer-name: a sealer name from the disk with a NUL byte in it
+ * once left the store without a sealer and crashed store_open; it is corrupt metadata: sealed. */
+Test(store, a_sealer_name_with_a_nul_byte_opens_sealed, .init = setup, .fini = teardown)
+{
+    struct store *s = open_store(spec_db, spec_key);
+    reset_with(s, spec_key, "state", "3");
+    store_free(s);
+    sqlite3 *h = raw_db();
+    cr_assert_eq(sqlite3_exec(h, "UPDATE kv SET value = CAST(value || x'0078' AS BLOB) WHERE key='sys:sealer'",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    s = open_store(spec_db, spec_key);
+    cr_assert_eq(store_status(s), STORE_SEALED);
+    cr_assert_str_eq(err_detail(ERR_CORRUPT), "the stored sealer name contains a NUL byte");
+    cr_assert_eq(store_check_dek(s, dek1), 0);
+    cr_assert_eq(store_unlock(s, dek1, sealer(spec_key)), 0);
+    expect_value(s, "state", "3");
+    store_free(s);
+}

@@ -54,10 +54,25 @@ struct cli_conn {
 void cli_conn_options(struct cli_conn *c, struct cli_opt *opts, size_t *n);
 /* A client trusting the verified (or cached) root; as_user presents --cert/--key. */
 int cli_connect(struct cli_conn *c, bool as_user, struct api_client **out);
+/* Frees the client (NULL-safe) and what the connection holds. */
+void cli_disconnect(struct cli_conn *c, struct api_client *cl);
 /* One call; *data is the JSend data of a 200 (owned), anything else an error with the reason. */
 int cli_call(struct api_client *cl, enum api_method m, const char *target, struct view body, json_t **data);
 /* Prints the error and returns the exit code for it. */
 int cli_fail(int r);
+
+/* Shared by the commands that talk to a Coordinator (cli_coord.c). */
+#define CLI_CONN_USAGE "[--coordinator HOST:PORT] [--policy FILE --collateral DIR|--pccs URL | --insecure]"
+/* A command's options plus the connection's; CLI_OK or a usage error. */
+int cli_conn_parse(int argc, char **argv, struct cli_conn *conn, const struct cli_opt *extra, size_t nextra,
+                   char **pos, size_t max_pos, size_t *npos, const char *usage);
+int cli_print_json(const json_t *j);
+/* `data` to FILE (atomically, 0600), or to stdout for NULL or "-". */
+int cli_write_out(const char *file, struct view data);
+/* Saves each RecoverySecret (base64 ciphertext) as DIR/<key name>.secret, raw; no DIR: prints them. */
+int cli_save_recovery_secrets(const json_t *secrets, const char *dir);
+/* The Coordinator's root certificate, as verified by cli_connect, as DER. */
+int cli_root_der(const struct cli_conn *conn, struct buf *der);
 
 int cli_manifest(int argc, char **argv);
 int cli_manifest_set(int argc, char **argv);
@@ -65,7 +80,10 @@ int cli_manifest_get(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_certificate(int argc, char **argv);
 int cli_secret(int argc, char **argv);
-int cli_update(int argc, char **argv);
+int cli_update(int argc, char **argv);          /* cli_update.c */
+int cli_package(int argc, char **argv);
+int cli_manifest_update(int argc, char **argv);
+int cli_quote_sign(int argc, char **argv);
 int cli_recover(int argc, char **argv);
 int cli_quote(int argc, char **argv);
 int cli_testkit(int argc, char **argv);

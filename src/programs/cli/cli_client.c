@@ -268,3 +268,9 @@ int cli_fail(int r)
            : r == ERR_INVALID_ARG || r == ERR_NOT_FOUND || r == ERR_IO ? CLI_USAGE
                                                                        : CLI_INVALID;
 }
+
+void cli_disconnect(struct cli_conn *c, struct api_client *cl)
+{
+    api_client_free(cl);
+    buf_free(&c->root_pem);
+}

@@ -9,10 +9,9 @@
 #include "manifest/manifest.h"
 #include "pki/pki.h"
 
-#define CONN_USAGE "[--coordinator HOST:PORT] [--policy FILE --collateral DIR|--pccs URL | --insecure]"
+#define CONN_USAGE CLI_CONN_USAGE
 
-/* Parses a command's options plus the connection's; returns CLI_OK or a usage error. */
-static int parse(int argc, char **argv, struct cli_conn *conn, const struct cli_opt *extra, size_t nextra, char **pos,
+int cli_conn_parse(int argc, char **argv, struct cli_conn *conn, const struct cli_opt *extra, size_t nextra, char **pos,
                  size_t max_pos, size_t *npos, const char *usage)
 {
     struct cli_opt opts[32];
@@ -24,7 +23,7 @@ static int parse(int argc, char **argv, struct cli_conn *conn, const struct cli_
     return cli_parse(argc, argv, opts, n, pos, max_pos, npos, usage);
 }
 
-static int print_json(const json_t *j)
+int cli_print_json(const json_t *j)
 {
     struct buf b = BUF_INIT;
     int r = js_dump(&b, j, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -34,7 +33,7 @@ static int print_json(const json_t *j)
     return r;
 }
 
-static int write_out(const char *file, struct view data)
+int cli_write_out(const char *file, struct view data)
 {
     if (file == NULL || strcmp(file, "-") == 0)
         return fwrite(data.ptr, 1, data.size, stdout) == data.size ? 0 : ERR_IO;
@@ -46,7 +45,7 @@ int cli_status(int argc, char **argv)
     static const char usage[] = "quarry status " CONN_USAGE;
     struct cli_conn conn;
     size_t npos;
-    int rc = parse(argc, argv, &conn, NULL, 0, NULL, 0, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, NULL, 0, NULL, 0, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     struct api_client *cl = NULL;
@@ -58,12 +57,11 @@ int cli_status(int argc, char **argv)
         printf("%lld: %s\n", (long long)json_integer_value(json_object_get(data, "code")),
                json_string_value(json_object_get(data, "message")));
     json_decref(data);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
 
-/* Saves each RecoverySecret (base64 ciphertext) as DIR/<key name>.secret, raw bytes. */
-static int save_recovery_secrets(const json_t *secrets, const char *dir)
+int cli_save_recovery_secrets(const json_t *secrets, const char *dir)
 {
     const char *name;
     json_t *v;
@@ -71,7 +69,7 @@ static int save_recovery_secrets(const json_t *secrets, const char *dir)
         return 0;
     if (dir == NULL) {
         fprintf(stderr, "quarry: the recovery secrets (keep them; give each to its key's owner):\n");
-        return print_json(secrets);
+        return cli_print_json(secrets);
     }
     TRY(file_mkdirs(dir, 0700));
     json_object_foreach((json_t *)secrets, name, v) {
@@ -97,7 +95,7 @@ int cli_manifest_set(int argc, char **argv)
     char *pos[1];
     size_t npos;
     const struct cli_opt extra[] = {{"--recovery-dir", true, &recovery_dir, NULL}};
-    int rc = parse(argc, argv, &conn, extra, 1, pos, 1, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, extra, 1, pos, 1, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -122,22 +120,21 @@ int cli_manifest_set(int argc, char **argv)
     if (r == 0)
         r = cli_call(cl, API_POST, "/api/v2/manifest", buf_view(&body), &data);
     if (r == 0)
-        r = save_recovery_secrets(json_object_get(data, "RecoverySecrets"), recovery_dir);
+        r = cli_save_recovery_secrets(json_object_get(data, "RecoverySecrets"), recovery_dir);
     if (r == 0) {
         char fp[65];
         manifest_fingerprint_hex(m, fp);
         printf("manifest set, fingerprint %s\n", fp);
     }
     json_decref(data);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     manifest_free(m);
     diag_free(&d);
     buf_free(&in), buf_free(&b64), buf_free(&body);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
 
-/* The Coordinator's root certificate, as verified by cli_connect, as DER. */
-static int root_der(const struct cli_conn *conn, struct buf *der)
+int cli_root_der(const struct cli_conn *conn, struct buf *der)
 {
     return crypto_cert_pem_to_der(buf_view(&conn->root_pem), der);
 }
@@ -149,7 +146,7 @@ int cli_manifest_get(int argc, char **argv)
     const char *out = NULL;
     size_t npos;
     const struct cli_opt extra[] = {{"-o", true, &out, NULL}, {"--output", true, &out, NULL}};
-    int rc = parse(argc, argv, &conn, extra, 2, NULL, 0, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, extra, 2, NULL, 0, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     struct api_client *cl = NULL;
@@ -163,16 +160,16 @@ int cli_manifest_get(int argc, char **argv)
     if (r == 0)
         r = js_get_b64(data, "manifestSignatureRootECDSA", true, &sig);
     if (r == 0)
-        r = root_der(&conn, &root);
+        r = cli_root_der(&conn, &root);
     if (r == 0) { /* the manifest is the one the Coordinator's root signed */
         r = pki_verify_root_signature(buf_view(&root), buf_view(&raw), buf_view(&sig));
         if (r < 0)
             r = err_fail(ERR_BAD_SIGNATURE, __func__, "the manifest's signature does not verify with the root");
     }
     if (r == 0)
-        r = write_out(out, buf_view(&raw));
+        r = cli_write_out(out, buf_view(&raw));
     json_decref(data);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     buf_free(&raw), buf_free(&sig), buf_free(&root);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
@@ -185,7 +182,7 @@ int cli_certificate(int argc, char **argv)
     char *pos[1];
     size_t npos;
     const struct cli_opt extra[] = {{"-o", true, &out, NULL}, {"--output", true, &out, NULL}};
-    int rc = parse(argc, argv, &conn, extra, 2, pos, 1, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, extra, 2, pos, 1, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1 || (strcmp(pos[0], "root") && strcmp(pos[0], "intermediate") && strcmp(pos[0], "chain")))
@@ -204,10 +201,10 @@ int cli_certificate(int argc, char **argv)
         struct view v = strcmp(pos[0], "chain") == 0  ? view_str(chain)
                         : strcmp(pos[0], "root") == 0 ? view_str(second ? second : chain)
                                                        : view_of(chain, first_len);
-        r = write_out(out, v);
+        r = cli_write_out(out, v);
     }
     json_decref(data);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
 
@@ -219,7 +216,7 @@ static int secret_get(int argc, char **argv)
     char *pos[64];
     size_t npos;
     const struct cli_opt extra[] = {{"-o", true, &out, NULL}};
-    int rc = parse(argc, argv, &conn, extra, 1, pos, 64, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, extra, 1, pos, 64, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     if (npos == 0)
@@ -246,9 +243,9 @@ static int secret_get(int argc, char **argv)
     if (r == 0)
         r = buf_append_byte(&json, '\n');
     if (r == 0)
-        r = write_out(out, buf_view(&json));
+        r = cli_write_out(out, buf_view(&json));
     json_decref(data);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     buf_free(&target), buf_free(&json);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
@@ -259,7 +256,7 @@ static int secret_set(int argc, char **argv)
     struct cli_conn conn;
     char *pos[1];
     size_t npos;
-    int rc = parse(argc, argv, &conn, NULL, 0, pos, 1, &npos, usage);
+    int rc = cli_conn_parse(argc, argv, &conn, NULL, 0, pos, 1, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1)
@@ -284,7 +281,7 @@ static int secret_set(int argc, char **argv)
         printf("secrets set\n");
     json_decref(data);
     json_decref(secrets);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     buf_free(&in), buf_free(&body);
     return r == 0 ? CLI_OK : cli_fail(r);
 }
@@ -296,89 +293,4 @@ int cli_secret(int argc, char **argv)
         {"set", secret_set, "set FILE --cert F --key F", "upload user-defined secrets (WriteSecret)"},
     };
     return cli_dispatch(cmds, QY_ARRAY_LEN(cmds), "quarry secret", argc, argv);
-}
-
-/* The update log, and with --verify the proof that nobody changed, removed or reordered an entry:
- * the hash chain of the lines ends at the head the Coordinator's root key signed. */
-static int verify_log(const json_t *lines, const json_t *head, struct view root)
-{
-    uint8_t hash[32] = {0};
-    char hex[65];
-    size_t i;
-    json_t *l;
-    json_array_foreach(lines, i, l) {
-        json_t *entry = NULL;
-        TRY(js_parse(js_string_view(l), QY_JSON_MAX_SIZE, &entry));
-        const char *prev = json_string_value(json_object_get(entry, "prevHash"));
-        struct buf want = BUF_INIT;
-        int r = enc_hex(&want, view_of(hash, 32));
-        bool ok = r == 0 && prev != NULL && view_eq(view_str(prev), buf_view(&want));
-        buf_free(&want);
-        json_decref(entry);
-        ENSURE(ok, ERR_CORRUPT, "update log entry %zu does not follow entry %zu: changed, removed or reordered", i + 1, i);
-        struct view line = js_string_view(l);
-        TRY(crypto_sha256(&line, 1, hash));
-    }
-    uint64_t entries = 0;
-    const char *head_hash = NULL, *sig64 = NULL;
-    TRY(js_get_u64(head, "entries", true, &entries));
-    TRY(js_get_string(head, "sha256", true, &head_hash));
-    TRY(js_get_string(head, "signature", true, &sig64));
-    for (int k = 0; k < 32; k++)
-        snprintf(hex + 2 * k, 3, "%02x", hash[k]);
-    ENSURE(entries == json_array_size(lines) && strcmp(hex, head_hash) == 0, ERR_CORRUPT,
-           "the update log does not end at its signed head (%zu entries, head says %llu)", json_array_size(lines),
-           (unsigned long long)entries);
-    uint8_t msg[60];
-    memcpy(msg, "quarry-update-log-v1", 20);
-    for (int k = 0; k < 8; k++)
-        msg[20 + k] = (uint8_t)(entries >> (56 - 8 * k));
-    memcpy(msg + 28, hash, 32);
-    struct buf sig = BUF_INIT;
-    int r = enc_b64_decode(&sig, view_str(sig64));
-    if (r == 0)
-        r = pki_verify_root_signature(root, view_of(msg, sizeof(msg)), buf_view(&sig));
-    buf_free(&sig);
-    ENSURE(r == 0, ERR_BAD_SIGNATURE, "the update log's head is not signed by the Coordinator's root");
-    return 0;
-}
-
-int cli_update(int argc, char **argv)
-{
-    static const char usage[] = "quarry update log [--verify] " CONN_USAGE;
-    struct cli_conn conn;
-    bool verify = false;
-    char *pos[1];
-    size_t npos;
-    const struct cli_opt extra[] = {{"--verify", false, NULL, &verify}};
-    int rc = parse(argc, argv, &conn, extra, 1, pos, 1, &npos, usage);
-    if (rc != CLI_OK)
-        return rc;
-    if (npos != 1 || strcmp(pos[0], "log") != 0)
-        return cli_usage_error(usage, "expected \"log\"");
-    struct api_client *cl = NULL;
-    json_t *data = NULL, *head = NULL;
-    struct buf root = BUF_INIT;
-    int r = cli_connect(&conn, false, &cl);
-    if (r == 0)
-        r = cli_call(cl, API_GET, "/api/v2/update", VIEW_EMPTY, &data);
-    json_t *lines = json_object_get(data, "updateLog");
-    if (r == 0 && verify) {
-        r = cli_call(cl, API_GET, "/api/v2/update-log-head", VIEW_EMPTY, &head);
-        if (r == 0)
-            r = root_der(&conn, &root);
-        if (r == 0)
-            r = verify_log(lines, head, buf_view(&root));
-    }
-    size_t i;
-    json_t *l;
-    if (r == 0)
-        json_array_foreach(lines, i, l) printf("%s\n", json_string_value(l));
-    if (r == 0 && verify)
-        fprintf(stderr, "quarry: update log verified: %zu entries, signed by the Coordinator's root\n",
-                json_array_size(lines));
-    json_decref(data), json_decref(head);
-    buf_free(&root);
-    api_client_free(cl);
-    return r == 0 ? CLI_OK : cli_fail(r);
 }

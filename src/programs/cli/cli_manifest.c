@@ -119,6 +119,7 @@ static const struct cli_cmd manifest_commands[] = {
     {"migrate", cmd_migrate, "migrate FILE", "print a YAML or legacy manifest as current JSON"},
     {"set", cli_manifest_set, "set FILE [--recovery-dir DIR]", "set the manifest of a Coordinator"},
     {"get", cli_manifest_get, "get [-o FILE]", "get the Coordinator's manifest (signature checked)"},
+    {"update", cli_manifest_update, "update apply|acknowledge|cancel|get ...", "multi-party manifest updates"},
 };
 
 int cli_manifest(int argc, char **argv)

@@ -140,6 +140,7 @@ static const struct cli_cmd quote_commands[] = {
      "[--insecure-extra-root PEM] "
      "[--json]",
      "verify a DCAP quote (exit 0 verified, 1 not verified, 2 usage or I/O)"},
+    {"sign", cli_quote_sign, "sign QUOTE [-o FILE]", "the Coordinator verifies QUOTE and signs the result (SignQuoteEndpoint)"},
 };
 
 int cli_quote(int argc, char **argv)

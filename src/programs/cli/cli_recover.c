@@ -98,7 +98,7 @@ int cli_recover(int argc, char **argv)
     if (r == 0)
         r = upload(cl, buf_view(&sent), buf_view(&sig));
     crypto_key_free(key);
-    api_client_free(cl);
+    cli_disconnect(&conn, cl);
     buf_free(&pem), buf_free(&plain), buf_free(&sig), buf_free(&sent);
     return r == 0 ? CLI_OK : cli_fail(r);
 }

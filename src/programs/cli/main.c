@@ -17,7 +17,8 @@ static const struct cli_cmd commands[] = {
     {"secret", cli_secret, "secret get|set ...", "read or upload secrets (as a user)"},
     {"update", cli_update, "update log [--verify]", "the update log, verified against the root"},
     {"recover", cli_recover, "recover SECRET --key KEY.pem", "upload a recovery secret (recovery mode)"},
-    {"quote", cli_quote, "quote verify QUOTE ...", "verify a DCAP quote (SGX, TDX)"},
+    {"package", cli_package, "package update FILE --cert F --key F", "raise packages' SecurityVersion (as a user)"},
+    {"quote", cli_quote, "quote verify|sign QUOTE ...", "verify a DCAP quote, or have the Coordinator sign its verification"},
     {"testkit", cli_testkit, "testkit init|quote DIR ...", "emulated Intel PKI for tests (INSECURE)"},
     {"version", cmd_version, "version", "print the version"},
 };

@@ -21,7 +21,7 @@
 struct options {
     const char *data_dir, *client_addr, *mesh_addr, *metrics_addr, *dns_names, *store, *attestation;
     const char *collateral, *pccs, *extra_root, *log_format, *log_level, *startup_manifest;
-    const char *mesh_threads, *client_threads;
+    const char *mesh_threads, *client_threads, *ports_file;
     bool help;
 };
 
@@ -51,6 +51,7 @@ static const struct option_def option_defs[] = {
     OPT("--startup-manifest", "EDG_STARTUP_MANIFEST", NULL, startup_manifest, "set this manifest at start if none"),
     OPT("--mesh-threads", "QUARRY_MESH_THREADS", "16", mesh_threads, "event loops serving the mesh API"),
     OPT("--client-threads", "QUARRY_CLIENT_THREADS", "2", client_threads, "event loops serving the client API"),
+    OPT("--ports-file", "QUARRY_PORTS_FILE", NULL, ports_file, "write the bound ports here as JSON (for :0)"),
 };
 
 static void usage(FILE *f)
@@ -171,11 +172,14 @@ static int split_names(struct app *a)
     size_t cap = 1;
     for (const char *p = a->opt.dns_names; *p; p++)
         cap += *p == ',';
+    ENSURE(cap <= QY_DNS_NAMES_MAX, ERR_INVALID_ARG, "--dns-names: %zu names, the limit is %u", cap, QY_DNS_NAMES_MAX);
     a->dns = calloc(cap, sizeof(char *));
     ENSURE(a->dns != NULL, ERR_NOMEM, "out of memory");
     const char *p = a->opt.dns_names;
     while (*p) {
         size_t n = strcspn(p, ",");
+        ENSURE(n <= QY_DNS_NAME_MAX, ERR_INVALID_ARG, "--dns-names: a name of %zu characters, the limit is %u", n,
+               QY_DNS_NAME_MAX);
         if (n > 0 && (a->dns[a->dns_count] = strndup(p, n)) != NULL)
             a->dns_count++;
         p += n + (p[n] == ',');
@@ -275,18 +279,28 @@ static int run(struct app *a)
                               (const char *const *)a->dns, a->dns_count, sealer_for_mode, a, on_identity, a,
                               NULL, NULL};
     TRY(coord_new(&cc, &a->coord));
-    TRY(start_server("client", a->opt.client_addr, true, API_CLIENT_CERT_REQUEST, a->opt.client_threads,
-                     api_client_api_handler, a->coord, &a->client));
-    TRY(apply_pending(a, COORD_SERVER_CLIENT_API, a->client));
+    /* The mesh first: once the client API answers, everything is up. */
     TRY(start_server("mesh", a->opt.mesh_addr, true, API_CLIENT_CERT_REQUIRE, a->opt.mesh_threads,
                      api_mesh_api_handler, a->coord, &a->mesh));
     TRY(apply_pending(a, COORD_SERVER_MESH_API, a->mesh));
+    TRY(start_server("client", a->opt.client_addr, true, API_CLIENT_CERT_REQUEST, a->opt.client_threads,
+                     api_client_api_handler, a->coord, &a->client));
+    TRY(apply_pending(a, COORD_SERVER_CLIENT_API, a->client));
     if (a->opt.metrics_addr != NULL) {
         a->metrics_ctx = (struct api_metrics_ctx){coord_state_of, a, a->mode};
         TRY(start_server("metrics", a->opt.metrics_addr, false, API_CLIENT_CERT_NONE, "1", api_metrics_handler,
                          &a->metrics_ctx, &a->metrics));
     }
     TRY(set_startup_manifest(a));
+    if (a->opt.ports_file != NULL) { /* for scripts and tests that let the kernel pick ports (:0) */
+        struct buf ports = BUF_INIT;
+        int r = buf_appendf(&ports, "{\"client\":%u,\"mesh\":%u,\"metrics\":%u}\n", api_server_port(a->client),
+                            api_server_port(a->mesh), a->metrics ? api_server_port(a->metrics) : 0);
+        if (r == 0)
+            r = file_write_atomic(a->opt.ports_file, buf_view(&ports), 0644);
+        buf_free(&ports);
+        TRY(r);
+    }
     int code;
     const char *msg;
     coord_status(a->coord, &code, &msg);

@@ -1,0 +1,160 @@
+/*
+ * The feature gates of reference/marblerun.md §11: signing quote verifications with the root key
+ * (SignQuoteEndpoint) and monotonic counters for marbles (MonotonicCounter). Both read the current
+ * snapshot only; neither takes the admin mutex.
+ *
+ * Counters are store entries, one per (marble type, UUID, name), changed with compare-and-swap on
+ * their revision: concurrent requests on any thread (or any Coordinator sharing the store) serialise
+ * at the store, and a value never goes down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "coord_int.h"
+
+#define KEY_COUNTER_PREFIX "monotonicCounter:"
+
+static int gate(const struct coord_snapshot *s, unsigned feature, const char *name)
+{
+    ENSURE(s != NULL && s->mf != NULL, ERR_WRONG_STATE, "server is not in expected state");
+    ENSURE(s->mf->m->config.features & feature, ERR_FEATURE_DISABLED, "%s feature is not enabled in the manifest",
+           name);
+    return 0;
+}
+
+/* Sign-quote (§11.2) ----------------------------------------------------------------------------------- */
+
+/* EGo's names; a quote verified without collateral has no TCB status ("Unknown"). */
+static const char *tcb_status_name(enum att_tcb_status s)
+{
+    return s == ATT_TCB_NOT_EVALUATED ? "Unknown" : att_tcb_status_name(s);
+}
+
+int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status, struct buf *signature)
+{
+    struct coord_snapshot *s = coord_snapshot_get(c);
+    struct buf msg = BUF_INIT;
+    struct att_result res;
+    int r = ERR_INTERNAL;
+    *tcb_status = NULL;
+    TRY_OUT(gate(s, MF_FEATURE_SIGN_QUOTE, "SignQuoteEndpoint"));
+    ENSURE_OUT(c->cfg.verifier != NULL, ERR_UNSUPPORTED, "quotes cannot be verified in simulation mode");
+    TRY_OUT(att_verify(c->cfg.verifier, coord_strip_oe_envelope(quote), coord_now(c), &res));
+    ENSURE_OUT(res.verified, ERR_ATTESTATION, "%s: %s", att_step_name(res.failed_step), res.detail);
+    /* the signed message: base64 of the quote exactly as received, then the status */
+    TRY_OUT(enc_b64(&msg, quote));
+    TRY_OUT(buf_append_str(&msg, tcb_status_name(res.tcb_status)));
+    TRY_OUT(pki_ca_sign_root(s->ca, buf_view(&msg), signature));
+    *tcb_status = tcb_status_name(res.tcb_status);
+    r = 0;
+out:
+    buf_free(&msg);
+    coord_snapshot_put(s);
+    return r;
+}
+
+/* Monotonic counters (§11.1) -------------------------------------------------------------------------- */
+
+/* The first presented certificate that is a marble certificate of the current intermediate. */
+static int marble_of(const struct coord_snapshot *s, const struct view *certs, size_t count, int64_t now,
+                     struct pki_marble_identity *id, char uuid[UUID_TEXT_SIZE])
+{
+    int r = err_fail(ERR_AUTH, __func__, "no client certificate provided");
+    for (size_t i = 0; i < count; i++) {
+        r = pki_ca_verify_marble_cert(s->ca, certs[i], now, id);
+        if (r == 0 && uuid_canonical(id->common_name, uuid) < 0)
+            r = err_fail(ERR_CERT, __func__, "the common name is not a UUID");
+        if (r == 0)
+            return 0;
+    }
+    FAIL(ERR_AUTH, "unauthorized marble: %s", err_detail(r));
+}
+
+/* MarbleRun's counter ID, b64(type):b64(uuid bytes):b64(name), hashed into a key of fixed size (names
+ * of any length fit; the store's map layout is ours, reference §4.3). */
+static int counter_key(const char *type, const char *uuid, struct view name, char *key, size_t size)
+{
+    char hex[33];
+    uint8_t bytes[16], hash[32];
+    size_t n = 0;
+    for (const char *p = uuid; *p && n < 32; p++) /* canonical: 32 hex digits and 4 dashes */
+        if (*p != '-')
+            hex[n++] = *p;
+    hex[n] = '\0';
+    TRY(enc_hex_decode_fixed(bytes, sizeof(bytes), view_str(hex)));
+    struct buf id = BUF_INIT;
+    int r = enc_b64(&id, view_str(type));
+    if (r == 0)
+        r = buf_append_byte(&id, ':');
+    if (r == 0)
+        r = enc_b64(&id, view_of(bytes, sizeof(bytes)));
+    if (r == 0)
+        r = buf_append_byte(&id, ':');
+    if (r == 0)
+        r = enc_b64(&id, name);
+    struct view v = buf_view(&id);
+    if (r == 0)
+        r = crypto_sha256(&v, 1, hash);
+    buf_free(&id);
+    TRY(r);
+    size_t w = (size_t)snprintf(key, size, KEY_COUNTER_PREFIX);
+    for (int i = 0; i < 32 && w + 2 < size; i++)
+        w += (size_t)snprintf(key + w, size - w, "%02x", hash[i]);
+    return 0;
+}
+
+/* Stores max(current, value) with compare-and-swap; *previous is the value before. */
+static int counter_raise(struct coord *c, const char *key, uint64_t value, uint64_t *previous)
+{
+    for (unsigned attempt = 0; attempt < QY_COUNTER_RETRIES; attempt++) {
+        struct buf b = BUF_INIT;
+        uint64_t rev = STORE_REV_ABSENT, cur = 0;
+        int r = store_get(c->cfg.store, key, &b, &rev);
+        if (r == ERR_NOT_FOUND) {
+            rev = STORE_REV_ABSENT;
+            r = 0;
+        } else if (r == 0 && b.size == 8) {
+            for (int i = 0; i < 8; i++)
+                cur |= (uint64_t)b.ptr[i] << (8 * i);
+        } else if (r == 0) {
+            r = err_fail(ERR_CORRUPT, __func__, "stored counter of %zu bytes", b.size);
+        }
+        buf_free(&b);
+        TRY(r);
+        *previous = cur;
+        if (value <= cur)
+            return 0;
+        uint8_t le[8];
+        for (int i = 0; i < 8; i++)
+            le[i] = (uint8_t)(value >> (8 * i));
+        struct store_txn *t = store_txn_new();
+        r = t ? store_txn_put(t, key, view_of(le, 8), rev) : err_fail(ERR_NOMEM, __func__, "out of memory");
+        if (r == 0)
+            r = store_commit(c->cfg.store, t);
+        store_txn_free(t);
+        if (r != ERR_CONFLICT)
+            return r; /* stored, or failed; on a conflict another request got there first: read again */
+    }
+    FAIL(ERR_CONFLICT, "the counter changed concurrently %u times in a row", QY_COUNTER_RETRIES);
+}
+
+int coord_monotonic_counter(struct coord *c, const struct view *certs, size_t count, struct view name,
+                            uint64_t value, uint64_t *previous)
+{
+    struct coord_snapshot *s = coord_snapshot_get(c);
+    struct pki_marble_identity id;
+    char uuid[UUID_TEXT_SIZE], key[QY_STORE_KEY_MAX + 1];
+    int r = ERR_INTERNAL;
+    *previous = 0;
+    TRY_OUT(gate(s, MF_FEATURE_MONOTONIC_COUNTER, "MonotonicCounter"));
+    ENSURE_OUT(coord_state(c) == COORD_ACCEPTING_MARBLES, ERR_WRONG_STATE, "server is not in expected state");
+    TRY_OUT(marble_of(s, certs, count, coord_now(c), &id, uuid));
+    ENSURE_OUT(name.size <= QY_COUNTER_NAME_MAX, ERR_TOO_LARGE, "counter name of %zu bytes, the limit is %u",
+               name.size, QY_COUNTER_NAME_MAX);
+    TRY_OUT(counter_key(id.marble_type, uuid, name, key, sizeof(key)));
+    TRY_OUT(counter_raise(c, key, value, previous));
+    r = 0;
+out:
+    coord_snapshot_put(s);
+    return r;
+}

@@ -1,0 +1,70 @@
+/*
+ * Marble certificates presented back to the Coordinator (reference/marblerun.md §11.1): a marble
+ * authenticates to the client API with the leaf this CA issued at its activation. Only the current
+ * intermediate counts, so leaves issued before the last update no longer authenticate, as in
+ * MarbleRun (which verifies against the current marble root).
+ */
+#include <openssl/asn1.h>
+#include <openssl/objects.h>
+#include <string.h>
+#include <time.h>
+
+#include "pki_int.h"
+
+/* The bytes of an ASN.1 string as a NUL-terminated text of at most size-1 bytes, without NULs. */
+static int copy_text(const ASN1_STRING *s, char *out, size_t size, const char *what)
+{
+    int len = s ? ASN1_STRING_length(s) : -1;
+    ENSURE(len > 0 && (size_t)len < size, ERR_CERT, "the %s is empty or longer than %zu bytes", what, size - 1);
+    memcpy(out, ASN1_STRING_get0_data(s), (size_t)len);
+    out[len] = '\0';
+    ENSURE(strlen(out) == (size_t)len, ERR_CERT, "the %s contains a NUL byte", what);
+    return 0;
+}
+
+static int marble_type_of(X509 *x, struct pki_marble_identity *out)
+{
+    ASN1_OBJECT *oid = OBJ_txt2obj(PKI_MARBLE_TYPE_OID, 1);
+    ENSURE(oid != NULL, ERR_CRYPTO, "OBJ_txt2obj failed: %s", crypto_last_error());
+    int idx = X509_get_ext_by_OBJ(x, oid, -1);
+    ASN1_OBJECT_free(oid);
+    ENSURE(idx >= 0, ERR_CERT, "the certificate has no marble type extension (%s)", PKI_MARBLE_TYPE_OID);
+    return copy_text(X509_EXTENSION_get_data(X509_get_ext(x, idx)), out->marble_type, sizeof(out->marble_type),
+                     "marble type");
+}
+
+static int common_name_of(X509 *x, struct pki_marble_identity *out)
+{
+    const X509_NAME *subject = X509_get_subject_name(x);
+    int idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    ENSURE(idx >= 0, ERR_CERT, "the certificate has no common name");
+    return copy_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, idx)), out->common_name,
+                     sizeof(out->common_name), "common name");
+}
+
+int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int64_t now,
+                              struct pki_marble_identity *out)
+{
+    memset(out, 0, sizeof(*out));
+    ENSURE(cert_der.size > 0 && cert_der.size <= QY_CERT_DER_MAX_SIZE, ERR_CERT, "certificate of %zu bytes",
+           cert_der.size);
+    const unsigned char *p = cert_der.ptr;
+    X509 *x = d2i_X509(NULL, &p, (long)cert_der.size);
+    ENSURE(x != NULL, ERR_CERT, "the certificate does not parse: %s", crypto_last_error());
+    int r = ERR_INTERNAL;
+    time_t t = (time_t)pki_now(now);
+    ENSURE_OUT(p == cert_der.ptr + cert_der.size, ERR_CERT, "trailing bytes after the certificate");
+    ENSURE_OUT(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca->marble_root)) == 0 &&
+                   X509_verify(x, X509_get0_pubkey(ca->intermediate)) == 1,
+               ERR_BAD_SIGNATURE, "the certificate was not issued by the Coordinator's current intermediate");
+    ENSURE_OUT(X509_cmp_time(X509_get0_notBefore(x), &t) == -1 && X509_cmp_time(X509_get0_notAfter(x), &t) == 1,
+               ERR_EXPIRED, "the certificate is not valid now");
+    ENSURE_OUT(X509_check_ca(x) == 0, ERR_CERT, "a CA certificate is not a marble's");
+    TRY_OUT(marble_type_of(x, out));
+    TRY_OUT(common_name_of(x, out));
+    r = 0;
+out:
+    (void)crypto_last_error(); /* X509_verify and X509_check_ca may leave queue entries */
+    X509_free(x);
+    return r;
+}
