@@ -6,6 +6,7 @@
  */
 #include <curl/curl.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ static void curl_init_once(void)
 struct attempt {
     const struct api_activation_config *cfg;
     struct crypto_key *key;
-    struct buf cert_pem, key_pem, spki, csr;
+    X509 *cert; /* the self-signed bootstrap certificate of key, for the handshake */
+    struct buf spki, csr;
     CURL *curl;
     char err[CURL_ERROR_SIZE];
     uint8_t exporter[32]; /* of the current connection, taken when its handshake completes */
@@ -152,11 +154,17 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
                                                       0) == 1;
 }
 
+/* The client certificate and key go in as objects: handed over as PEM, curl would have OpenSSL
+ * decode them again on every attempt (OpenSSL 3.0's decoders cost more than a signature). */
 static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
 {
     (void)h;
-    SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, arg);
+    struct attempt *a = arg;
+    SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, a);
     SSL_CTX_set_info_callback((SSL_CTX *)ssl_ctx, on_tls_info);
+    if (SSL_CTX_use_certificate((SSL_CTX *)ssl_ctx, a->cert) != 1 ||
+        SSL_CTX_use_PrivateKey((SSL_CTX *)ssl_ctx, crypto_key_evp(a->key)) != 1)
+        return CURLE_SSL_CERTPROBLEM;
     return CURLE_OK;
 }
 
@@ -176,12 +184,6 @@ static int connect_tls(struct attempt *a)
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, a);
     a->have_exporter = false;
-    struct curl_blob cert = {a->cert_pem.ptr, a->cert_pem.size, CURL_BLOB_NOCOPY};
-    struct curl_blob key = {a->key_pem.ptr, a->key_pem.size, CURL_BLOB_NOCOPY};
-    curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-    curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
     if (a->cfg->ca_pem.size > 0) {
         struct curl_blob ca = {(void *)a->cfg->ca_pem.ptr, a->cfg->ca_pem.size, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
@@ -276,32 +278,25 @@ out:
 /* Parameters ---------------------------------------------------------------------------------------- */
 
 /* Appends one segment: literal bytes, or this marble's private key in the named encoding. */
-static int fill_segment(const struct crypto_key *key, const json_t *seg, struct buf *out)
+static int fill_segment(struct view der, const json_t *seg, struct buf *out)
 {
     json_t *data = json_object_get(seg, "data"), *hole = json_object_get(seg, "privateKey");
     if (json_is_string(data))
         return enc_b64_decode(out, js_string_view(data));
     ENSURE(json_is_string(hole), ERR_BAD_REQUEST, "a parameter segment is neither data nor privateKey");
     const char *enc = json_string_value(hole);
-    struct buf der = BUF_INIT;
-    int r = crypto_key_private_der(key, &der);
-    if (r == 0) {
-        if (strcmp(enc, "pem") == 0)
-            r = enc_pem(out, "PRIVATE KEY", buf_view(&der));
-        else if (strcmp(enc, "raw") == 0)
-            r = buf_append_view(out, buf_view(&der));
-        else if (strcmp(enc, "hex") == 0)
-            r = enc_hex(out, buf_view(&der));
-        else if (strcmp(enc, "base64") == 0)
-            r = enc_b64(out, buf_view(&der));
-        else
-            r = err_fail(ERR_BAD_REQUEST, __func__, "unknown private key encoding \"%s\"", enc);
-    }
-    buf_free(&der);
-    return r;
+    if (strcmp(enc, "pem") == 0)
+        return enc_pem(out, "PRIVATE KEY", der);
+    if (strcmp(enc, "raw") == 0)
+        return buf_append_view(out, der);
+    if (strcmp(enc, "hex") == 0)
+        return enc_hex(out, der);
+    if (strcmp(enc, "base64") == 0)
+        return enc_b64(out, der);
+    FAIL(ERR_BAD_REQUEST, "unknown private key encoding \"%s\"", enc);
 }
 
-static int fill_params(const struct crypto_key *key, const json_t *obj, struct api_param **out, size_t *count)
+static int fill_params(struct view der, const json_t *obj, struct api_param **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
@@ -322,7 +317,7 @@ static int fill_params(const struct crypto_key *key, const json_t *obj, struct a
         json_t *seg;
         struct api_param *cur = &p[(*count)++];
         json_array_foreach(segs, i, seg)
-            TRY(fill_segment(key, seg, &cur->value));
+            TRY(fill_segment(der, seg, &cur->value));
     }
     return 0;
 }
@@ -331,20 +326,17 @@ static int build_result(const struct crypto_key *key, const json_t *data, struct
 {
     struct api_activation *res = calloc(1, sizeof(*res));
     ENSURE(res != NULL, ERR_NOMEM, "out of memory");
+    struct buf der = BUF_INIT; /* the private key, PKCS#8: wiped on free */
     int r = ERR_BAD_REQUEST;
     const json_t *params = json_object_get(data, "parameters");
     const char *chain = json_string_value(json_object_get(data, "certificateChain"));
     json_t *argv = json_object_get(params, "argv");
     ENSURE_OUT(chain != NULL && json_is_object(params), ERR_BAD_REQUEST, "the activation answer lacks its parts");
     TRY_OUT(buf_append_str(&res->chain_pem, chain));
-    struct buf der = BUF_INIT;
-    r = crypto_key_private_der(key, &der);
-    if (r == 0)
-        r = enc_pem(&res->key_pem, "PRIVATE KEY", buf_view(&der));
-    buf_free(&der);
-    TRY_OUT(r);
-    TRY_OUT(fill_params(key, json_object_get(params, "files"), &res->files, &res->files_count));
-    TRY_OUT(fill_params(key, json_object_get(params, "env"), &res->env, &res->env_count));
+    TRY_OUT(crypto_key_private_der(key, &der)); /* once: every hole gets these bytes */
+    TRY_OUT(enc_pem(&res->key_pem, "PRIVATE KEY", buf_view(&der)));
+    TRY_OUT(fill_params(buf_view(&der), json_object_get(params, "files"), &res->files, &res->files_count));
+    TRY_OUT(fill_params(buf_view(&der), json_object_get(params, "env"), &res->env, &res->env_count));
     size_t n = json_is_array(argv) ? json_array_size(argv) : 0;
     ENSURE_OUT(n <= QY_MANIFEST_MAX_ENTRIES, ERR_BAD_REQUEST, "argv too long");
     res->argv = calloc(n + 1, sizeof(char *));
@@ -358,6 +350,7 @@ static int build_result(const struct crypto_key *key, const json_t *data, struct
     res = NULL;
     r = 0;
 out:
+    buf_free(&der);
     api_activation_free(res);
     return r;
 }
@@ -410,12 +403,9 @@ static int prepare(struct attempt *a)
     TRY_OUT(crypto_key_public_der(a->key, &a->spki));
     TRY_OUT(pki_csr_build(a->key, a->cfg->names, a->cfg->names_count, &a->csr));
     TRY_OUT(pki_bootstrap_cert(a->key, a->cfg->names, a->cfg->names_count, 0, &der));
-    TRY_OUT(enc_pem(&a->cert_pem, "CERTIFICATE", buf_view(&der)));
-    buf_reset(&der);
-    TRY_OUT(crypto_key_private_der(a->key, &der));
-    TRY_OUT(enc_pem(&a->key_pem, "PRIVATE KEY", buf_view(&der)));
-    TRY_OUT(buf_terminate(&a->cert_pem));
-    TRY_OUT(buf_terminate(&a->key_pem));
+    const unsigned char *p = der.ptr;
+    a->cert = d2i_X509(NULL, &p, (long)der.size);
+    ENSURE_OUT(a->cert != NULL, ERR_CRYPTO, "the bootstrap certificate does not parse");
     r = 0;
 out:
     buf_free(&der);
@@ -458,8 +448,7 @@ int api_activate(const struct api_activation_config *cfg, struct api_activation 
         r = 0;
     }
     crypto_key_free(a.key);
-    buf_free(&a.cert_pem);
-    buf_free(&a.key_pem);
+    X509_free(a.cert);
     buf_free(&a.spki);
     buf_free(&a.csr);
     return r;
