@@ -99,7 +99,7 @@ static void vector_row(void)
         return;
     struct att_collateral_source *src = NULL;
     struct att_verifier *v = NULL;
-    int64_t at;
+    int64_t at = 0;
     if (att_collateral_dir_new(dir, &src) < 0 ||
         qtime_parse_rfc3339("2025-07-01T00:00:00Z", &at) < 0)
         die("vector", ERR_IO);

@@ -2,7 +2,8 @@
  * Applying an activation: the marble's files and environment (api.h, "Applying an activation").
  * The premain must never start a half-configured program, so the files are all written or none:
  * each one atomically, and on a failure the ones already written (and the folders made for them)
- * are removed again. Gramine's key pseudo-files go first: Gramine's encrypted files cannot be
+ * are removed again, and a file that was there before (a marble restarted) gets its old contents
+ * back: it is kept as a hard link beside it until every file is written. Gramine's key pseudo-files go first: Gramine's encrypted files cannot be
  * written before their keys are set, and a pseudo-file is neither created nor renamed, only
  * written.
  */
@@ -16,57 +17,72 @@
 
 #include "api.h"
 
-/* Paths created by this run, in creation order, to undo them in reverse. */
+/* What this run changed, in order, to undo in reverse: a folder or file it created, or a file it
+ * replaced, whose old contents are the hard link `backup`. */
+enum undo_kind { UNDO_DIR, UNDO_FILE, UNDO_RESTORE };
+struct undo_entry {
+    enum undo_kind kind;
+    char *path, *backup;
+};
 struct undo {
-    char **paths;
-    bool *is_dir;
+    struct undo_entry *e;
     size_t count, cap;
 };
 
-static int undo_push(struct undo *u, const char *path, bool is_dir)
+static int undo_push(struct undo *u, enum undo_kind kind, const char *path, const char *backup)
 {
     if (u->count == u->cap) {
         size_t cap = u->cap ? u->cap * 2 : 16;
-        char **p = calloc(cap, sizeof(*p));
-        bool *d = calloc(cap, sizeof(*d));
-        if (p == NULL || d == NULL) {
-            free(p);
-            free(d);
-            FAIL(ERR_NOMEM, "out of memory");
-        }
-        if (u->count > 0) {
-            memcpy(p, u->paths, u->count * sizeof(*p));
-            memcpy(d, u->is_dir, u->count * sizeof(*d));
-        }
-        free(u->paths);
-        free(u->is_dir);
-        u->paths = p;
-        u->is_dir = d;
+        struct undo_entry *n = realloc(u->e, cap * sizeof(*n));
+        ENSURE(n != NULL, ERR_NOMEM, "out of memory");
+        u->e = n;
         u->cap = cap;
     }
-    u->paths[u->count] = strdup(path);
-    ENSURE(u->paths[u->count] != NULL, ERR_NOMEM, "out of memory");
-    u->is_dir[u->count++] = is_dir;
+    struct undo_entry *e = &u->e[u->count];
+    *e = (struct undo_entry){kind, strdup(path), backup ? strdup(backup) : NULL};
+    if (e->path == NULL || (backup != NULL && e->backup == NULL)) {
+        free(e->path);
+        free(e->backup);
+        FAIL(ERR_NOMEM, "out of memory");
+    }
+    u->count++;
     return 0;
 }
 
-/* Removes what was created, newest first: files, then folders once they are empty again. */
+static void undo_pop(struct undo *u)
+{
+    struct undo_entry *e = &u->e[--u->count];
+    free(e->path);
+    free(e->backup);
+}
+
+/* Newest first: created files removed, replaced ones restored, folders removed once empty again. */
 static void undo_run(struct undo *u)
 {
     for (size_t i = u->count; i-- > 0;) {
-        if (u->is_dir[i])
-            (void)rmdir(u->paths[i]);
+        const struct undo_entry *e = &u->e[i];
+        if (e->kind == UNDO_DIR)
+            (void)rmdir(e->path);
+        else if (e->kind == UNDO_FILE)
+            (void)unlink(e->path);
         else
-            (void)unlink(u->paths[i]);
+            (void)rename(e->backup, e->path);
     }
+}
+
+/* After success: the old contents of replaced files are not needed any more. */
+static void undo_drop_backups(struct undo *u)
+{
+    for (size_t i = 0; i < u->count; i++)
+        if (u->e[i].kind == UNDO_RESTORE)
+            (void)unlink(u->e[i].backup);
 }
 
 static void undo_free(struct undo *u)
 {
-    for (size_t i = 0; i < u->count; i++)
-        free(u->paths[i]);
-    free(u->paths);
-    free(u->is_dir);
+    while (u->count > 0)
+        undo_pop(u);
+    free(u->e);
 }
 
 static bool is_gramine_key(const char *path)
@@ -91,15 +107,34 @@ static int make_parents(const char *path, struct undo *u)
            errno == ENOENT) {
         ENSURE_OUT(missing.count < QY_APPLY_MAX_DEPTH, ERR_TOO_LARGE,
                    "%s: too many missing folders", path);
-        TRY_OUT(undo_push(&missing, walk, true));
+        TRY_OUT(undo_push(&missing, UNDO_DIR, walk, NULL));
         const char *up = dirname(walk);
         memmove(walk, up, strlen(up) + 1);
     }
     for (size_t i = missing.count; i-- > 0;)
-        TRY_OUT(undo_push(u, missing.paths[i], true));
+        TRY_OUT(undo_push(u, UNDO_DIR, missing.e[i].path, NULL));
     r = missing.count > 0 ? file_mkdirs(parent, 0700) : 0;
 out:
     undo_free(&missing);
+    return r;
+}
+
+/* Records `path` for the undo before it is written: created, or replaced with its old contents
+ * kept as a hard link (named with our PID, so it collides with nothing of the marble's). */
+static int record(const char *path, struct undo *u)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        ENSURE(errno == ENOENT, ERR_IO, "cannot inspect %s: %s", path, strerror(errno));
+        return undo_push(u, UNDO_FILE, path, NULL);
+    }
+    char backup[QY_PATH_MAX];
+    int n = snprintf(backup, sizeof(backup), "%s.quarry-undo-%ld", path, (long)getpid());
+    ENSURE(n > 0 && (size_t)n < sizeof(backup), ERR_TOO_LARGE, "path too long: %.64s...", path);
+    ENSURE(link(path, backup) == 0, ERR_IO, "cannot keep the previous %s: %s", path, strerror(errno));
+    int r = undo_push(u, UNDO_RESTORE, path, backup);
+    if (r < 0)
+        (void)unlink(backup);
     return r;
 }
 
@@ -108,11 +143,14 @@ static int write_one(const struct api_param *f, struct undo *u)
     ENSURE(f->name[0] != '\0', ERR_INVALID_ARG, "a file without a path");
     TRY(make_parents(f->name, u));
     /* Recorded first (a written file must never miss the undo), dropped again when the write
-     * failed: then the path still holds what was there before, which is not ours to remove. */
-    TRY(undo_push(u, f->name, false));
+     * failed: then the path still holds what was there before. */
+    TRY(record(f->name, u));
     int r = file_write_atomic(f->name, buf_view(&f->value), 0600);
-    if (r < 0)
-        free(u->paths[--u->count]);
+    if (r < 0) {
+        if (u->e[u->count - 1].kind == UNDO_RESTORE)
+            (void)unlink(u->e[u->count - 1].backup);
+        undo_pop(u);
+    }
     return r;
 }
 
@@ -133,6 +171,7 @@ int api_activation_write_files(const struct api_activation *a)
         r = write_one(&a->files[i], &u);
         ENSURE_OUT(r == 0, r, "writing %s: %s", a->files[i].name, err_detail(r));
     }
+    undo_drop_backups(&u);
     r = 0;
 out:
     if (r < 0)

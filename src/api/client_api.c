@@ -508,12 +508,8 @@ static void post_monotonic_counter(struct call *c)
         json_decref(body);
         return;
     }
-    size_t n = api_req_peer_cert_count(c->req);
-    struct view certs[8];
-    for (size_t i = 0; i < n && i < 8; i++)
-        certs[i] = api_req_peer_cert(c->req, i);
     uint64_t previous = 0;
-    int r = coord_monotonic_counter(c->coord, certs, n < 8 ? n : 8, name, value, &previous);
+    int r = coord_monotonic_counter(c->coord, api_req_peer_leaf(c->req), name, value, &previous);
     if (r == ERR_FEATURE_DISABLED)
         api_jsend_error(c->resp, 403, "%s", err_detail(r));
     else if (r == ERR_AUTH)
@@ -562,13 +558,10 @@ static const struct route routes[] = {
 /* 0 with c->user set, or answered with 401 (fail in v2, error in v1). */
 static int authenticate(struct call *c)
 {
-    size_t n = api_req_peer_cert_count(c->req);
-    struct view certs[8];
-    for (size_t i = 0; i < n && i < 8; i++)
-        certs[i] = api_req_peer_cert(c->req, i);
-    int r = n == 0 ? err_fail(ERR_AUTH, __func__, "unauthorized user: no client certificate provided")
-                   : coord_authenticate(c->coord, certs, n < 8 ? n : 8, &c->user);
-    if (r == ERR_AUTH && n > 0)
+    struct view leaf = api_req_peer_leaf(c->req);
+    int r = leaf.size == 0 ? err_fail(ERR_AUTH, __func__, "unauthorized user: no client certificate provided")
+                           : coord_authenticate(c->coord, leaf, &c->user);
+    if (r == ERR_AUTH && leaf.size > 0)
         r = err_fail(ERR_AUTH, __func__, "unauthorized user: client certificate did not match any MarbleRun users");
     if (r < 0) {
         if (c->v1)

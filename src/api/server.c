@@ -289,7 +289,7 @@ static void collect_certs(struct api_request *r)
     if (r->certs_done)
         return;
     r->certs_done = true;
-    int n = r->chain ? sk_X509_num(r->chain) : 0;
+    int n = r->chain && r->leaf ? sk_X509_num(r->chain) : 0; /* index 0 is always the leaf */
     for (int i = -1; i < n && r->ncerts < QY_ARRAY_LEN(r->certs); i++) {
         X509 *x = i < 0 ? r->leaf : sk_X509_value(r->chain, i);
         if (x == NULL || (i >= 0 && r->leaf != NULL && X509_cmp(x, r->leaf) == 0))
@@ -300,6 +300,11 @@ static void collect_certs(struct api_request *r)
             r->ncerts++;
         OPENSSL_free(der);
     }
+}
+
+struct view api_req_peer_leaf(const struct api_request *r)
+{
+    return r->leaf != NULL ? api_req_peer_cert(r, 0) : VIEW_EMPTY;
 }
 
 size_t api_req_peer_cert_count(const struct api_request *r)

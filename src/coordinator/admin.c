@@ -205,11 +205,11 @@ void coord_manifest_info_free(struct coord_manifest_info *info)
 
 /* Users and secrets ------------------------------------------------------------------------------- */
 
-int coord_authenticate(struct coord *c, const struct view *certs, size_t count, char **user)
+int coord_authenticate(struct coord *c, struct view leaf, char **user)
 {
     *user = NULL;
     struct coord_snapshot *s = coord_snapshot_get(c);
-    const struct mf_user *u = s && s->mf ? coord_user_by_certs(s->mf->m, certs, count) : NULL;
+    const struct mf_user *u = s && s->mf && leaf.size > 0 ? coord_user_by_cert(s->mf->m, leaf) : NULL;
     int r = u ? 0 : err_fail(ERR_AUTH, __func__, "unauthorized user: client certificate did not match any users");
     if (u != NULL && (*user = strdup(u->name)) == NULL)
         r = err_fail(ERR_NOMEM, __func__, "out of memory");

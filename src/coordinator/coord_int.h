@@ -105,7 +105,7 @@ void coord_snapshot_publish(struct coord *c, struct coord_snapshot *s);
 int coord_refresh_identity(struct coord *c, const struct pki_ca *ca) QY_MUST_USE;
 
 /* Users (users.c). */
-const struct mf_user *coord_user_by_certs(const struct manifest *m, const struct view *certs, size_t count);
+const struct mf_user *coord_user_by_cert(const struct manifest *m, struct view cert);
 bool coord_user_may(const struct manifest *m, const struct mf_user *u, enum mf_resource_type type,
                     const char *action, const char *name);
 size_t coord_users_with(const struct manifest *m, enum mf_resource_type type, const char *action,

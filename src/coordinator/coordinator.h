@@ -107,9 +107,11 @@ QY_API int coord_recover(struct coord *c, struct view secret, struct view signat
 
 /* Users and secrets ------------------------------------------------------------------------------ */
 
-/* The user whose certificate (DER) is among `certs` (leaf first); ERR_AUTH otherwise. The name is
- * owned by the caller (free). */
-QY_API int coord_authenticate(struct coord *c, const struct view *certs, size_t count, char **user) QY_MUST_USE;
+/* The user whose certificate (DER) is `leaf`, the client certificate whose key the TLS handshake
+ * proved; ERR_AUTH otherwise. Only the leaf: other certificates a client sends are bytes of its
+ * choosing, and users' certificates are public (they are in the manifest) - MarbleRun also matches
+ * them, which would let anyone log in as any user. The name is owned by the caller (free). */
+QY_API int coord_authenticate(struct coord *c, struct view leaf, char **user) QY_MUST_USE;
 
 /* GET /secrets: the named secrets as MarbleRun's Secret JSON, in an owned object name -> secret.
  * ERR_PERMISSION unless the user may read every one of them. */
@@ -172,11 +174,12 @@ QY_API int coord_update_pending(struct coord *c, struct coord_update_status *out
  * ERR_ATTESTATION with the failing step when the quote does not verify. */
 QY_API int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status, struct buf *signature)
     QY_MUST_USE;
-/* POST /monotonic-counter: the marble authenticated by a presented certificate (`certs`, DER, leaf
- * first) of the current intermediate; its counter `name` becomes max(current, value) and *previous
+/* POST /monotonic-counter: the marble authenticated by its TLS client certificate (`leaf`, DER, the
+ * one the handshake proved; as for users, never another certificate the client sent) of the current
+ * intermediate; its counter `name` becomes max(current, value) and *previous
  * is the value before (0 when new). ERR_FEATURE_DISABLED without MonotonicCounter, ERR_AUTH
  * "unauthorized marble: ...". Safe from any number of threads. */
-QY_API int coord_monotonic_counter(struct coord *c, const struct view *certs, size_t count, struct view name,
+QY_API int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
                                    uint64_t value, uint64_t *previous) QY_MUST_USE;
 
 /* Activation ------------------------------------------------------------------------------------- */

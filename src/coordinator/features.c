@@ -55,19 +55,17 @@ out:
 
 /* Monotonic counters (§11.1) -------------------------------------------------------------------------- */
 
-/* The first presented certificate that is a marble certificate of the current intermediate. */
-static int marble_of(const struct coord_snapshot *s, const struct view *certs, size_t count, int64_t now,
-                     struct pki_marble_identity *id, char uuid[UUID_TEXT_SIZE])
+/* The marble whose certificate of the current intermediate is the TLS leaf. Marble certificates are
+ * not secret (every peer of a marble sees it), so one sent beside another leaf proves nothing. */
+static int marble_of(const struct coord_snapshot *s, struct view leaf, int64_t now, struct pki_marble_identity *id,
+                     char uuid[UUID_TEXT_SIZE])
 {
-    int r = err_fail(ERR_AUTH, __func__, "no client certificate provided");
-    for (size_t i = 0; i < count; i++) {
-        r = pki_ca_verify_marble_cert(s->ca, certs[i], now, id);
-        if (r == 0 && uuid_canonical(id->common_name, uuid) < 0)
-            r = err_fail(ERR_CERT, __func__, "the common name is not a UUID");
-        if (r == 0)
-            return 0;
-    }
-    FAIL(ERR_AUTH, "unauthorized marble: %s", err_detail(r));
+    ENSURE(leaf.size > 0, ERR_AUTH, "unauthorized marble: no client certificate provided");
+    int r = pki_ca_verify_marble_cert(s->ca, leaf, now, id);
+    if (r == 0 && uuid_canonical(id->common_name, uuid) < 0)
+        r = err_fail(ERR_CERT, __func__, "the common name is not a UUID");
+    ENSURE(r == 0, ERR_AUTH, "unauthorized marble: %s", err_detail(r));
+    return 0;
 }
 
 /* MarbleRun's counter ID, b64(type):b64(uuid bytes):b64(name), hashed into a key of fixed size (names
@@ -138,7 +136,7 @@ static int counter_raise(struct coord *c, const char *key, uint64_t value, uint6
     FAIL(ERR_CONFLICT, "the counter changed concurrently %u times in a row", QY_COUNTER_RETRIES);
 }
 
-int coord_monotonic_counter(struct coord *c, const struct view *certs, size_t count, struct view name,
+int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
                             uint64_t value, uint64_t *previous)
 {
     struct coord_snapshot *s = coord_snapshot_get(c);
@@ -148,7 +146,7 @@ int coord_monotonic_counter(struct coord *c, const struct view *certs, size_t co
     *previous = 0;
     TRY_OUT(gate(s, MF_FEATURE_MONOTONIC_COUNTER, "MonotonicCounter"));
     ENSURE_OUT(coord_state(c) == COORD_ACCEPTING_MARBLES, ERR_WRONG_STATE, "server is not in expected state");
-    TRY_OUT(marble_of(s, certs, count, coord_now(c), &id, uuid));
+    TRY_OUT(marble_of(s, leaf, coord_now(c), &id, uuid));
     ENSURE_OUT(name.size <= QY_COUNTER_NAME_MAX, ERR_TOO_LARGE, "counter name of %zu bytes, the limit is %u",
                name.size, QY_COUNTER_NAME_MAX);
     TRY_OUT(counter_key(id.marble_type, uuid, name, key, sizeof(key)));

@@ -460,13 +460,23 @@ static int status_of(const struct pending *p, struct coord_update_status *out)
 }
 
 /* MarbleRun deletes an update whose application failed, and says so in the log. */
-static void cancel_after_failure(struct coord *c, const struct coord_snapshot *cur, const struct pending *p)
+static const char initiated_at_once[] =
+    "Complete Manifest update initiated by user. No further acknowledgements required";
+
+/* After applying failed (its transaction discarded), logs it as MarbleRun does, in a transaction of
+ * its own: an update that waited for acknowledgements is cancelled (its pending state removed); one
+ * applied at once (initiated_by its user) gets the line of its start first, then the same ending. */
+static void cancel_after_failure(struct coord *c, const struct coord_snapshot *cur, const struct pending *p,
+                                 const char *initiated_by)
 {
     struct staged st;
     int r = staged_init(c, &st);
-    if (r == 0)
+    if (r == 0 && initiated_by != NULL)
+        r = coord_log_append(c, st.t, cur->ca, &st.log, initiated_at_once,
+                             json_pack("{s:s,s:s}", "user", initiated_by, "manifestFingerprint", p->fingerprint));
+    if (r == 0 && initiated_by == NULL)
         r = store_txn_del(st.t, KEY_PENDING, STORE_REV_ANY);
-    if (r == 0)
+    if (r == 0 && initiated_by == NULL)
         r = store_txn_del(st.t, KEY_PENDING_MANIFEST, STORE_REV_ANY);
     if (r == 0)
         r = coord_log_append(c, st.t, cur->ca, &st.log, "Complete Manifest update cancelled due to error during apply",
@@ -506,10 +516,14 @@ static int start_full_update(struct coord *c, const struct coord_snapshot *cur, 
     TRY_OUT(buf_append_view(&p.raw, raw));
     TRY_OUT(status_of(&p, out));
     if (p.missing == 0) {
-        TRY_OUT(coord_log_append(c, st->t, cur->ca, &st->log,
-                                 "Complete Manifest update initiated by user. No further acknowledgements required",
+        TRY_OUT(coord_log_append(c, st->t, cur->ca, &st->log, initiated_at_once,
                                  json_pack("{s:s,s:s}", "user", user, "manifestFingerprint", p.fingerprint)));
-        TRY_OUT(stage_full_apply(c, cur, raw, st));
+        r = stage_full_apply(c, cur, raw, st);
+        if (r < 0) {
+            int why = r;
+            cancel_after_failure(c, cur, &p, user);
+            FAIL_OUT(why, "applying the manifest update: %s", err_detail(why));
+        }
     } else {
         TRY_OUT(pending_stage(st->t, &p, true));
         TRY_OUT(coord_log_append(c, st->t, cur->ca, &st->log,
@@ -598,7 +612,7 @@ static int ack_locked(struct coord *c, const char *user, struct view raw, struct
         r = stage_full_apply(c, cur, raw, &st);
         if (r < 0) {
             int why = r;
-            cancel_after_failure(c, cur, &p);
+            cancel_after_failure(c, cur, &p, NULL);
             r = err_fail(why, __func__, "applying the manifest update: %s", err_detail(why));
             goto out;
         }

@@ -1,8 +1,8 @@
 /*
  * Users and their permissions, rebuilt from the manifest (reference/marblerun.md §9): each role a user
  * holds grants its actions (lower-cased) over its resource names. Authentication is byte equality of
- * a presented certificate's DER with a user's certificate - no chain, no expiry, no issuer checks,
- * as MarbleRun. Comparisons of certificates are constant time per candidate.
+ * the TLS client certificate's DER with a user's certificate - no chain, no expiry, no issuer checks,
+ * as MarbleRun; unlike MarbleRun, only the leaf the handshake proved counts (coordinator.h). Comparisons of certificates are constant time per candidate.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +10,13 @@
 
 #include "coord_int.h"
 
-const struct mf_user *coord_user_by_certs(const struct manifest *m, const struct view *certs, size_t count)
+const struct mf_user *coord_user_by_cert(const struct manifest *m, struct view cert)
 {
-    for (size_t c = 0; c < count; c++)
-        for (size_t i = 0; i < m->users.count; i++) {
-            const struct mf_user *u = &m->users.items[i];
-            if (u->certificate_der.size > 0 && view_eq_ct(u->certificate_der, certs[c]))
-                return u;
-        }
+    for (size_t i = 0; i < m->users.count; i++) {
+        const struct mf_user *u = &m->users.items[i];
+        if (u->certificate_der.size > 0 && view_eq_ct(u->certificate_der, cert))
+            return u;
+    }
     return NULL;
 }
 

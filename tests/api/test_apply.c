@@ -71,6 +71,44 @@ Test(apply, files_written_with_modes_and_folders)
     cr_expect_eq(mode_of(in(dir, "a/d")), 0600);
     cr_expect_eq(mode_of(in(dir, "a")), 0700);
     cr_expect_eq(mode_of(in(dir, "a/b")), 0700);
+    struct buf out = BUF_INIT;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "find '%s' -name '*quarry-undo*' | wc -l", dir);
+    cr_assert_eq(qt_run(cmd, &out), 0);
+    cr_expect_eq(strtol((const char *)out.ptr, NULL, 10), 0, "the old contents are not kept after success");
+    buf_free(&out);
+    api_activation_free(a);
+    qt_rmtree(dir);
+}
+
+/* A marble restarted: its files from the last run are there. A failure gives them back unchanged. */
+Test(apply, a_failure_restores_the_files_that_were_there)
+{
+    char dir[256];
+    qt_tmpdir(dir);
+    FILE *f = fopen(in(dir, "app.conf"), "w");
+    cr_assert_not_null(f);
+    fputs("last run", f);
+    fclose(f);
+    cr_assert_eq(chmod(in(dir, "app.conf"), 0640), 0);
+    f = fopen(in(dir, "blocker"), "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    const char *files[][2] = {{in(dir, "app.conf"), "this run"}, {in(dir, "blocker/x"), "fails"}};
+    struct api_activation *a = with_files(files, 2);
+    int r = api_activation_write_files(a);
+    cr_assert_eq(r, ERR_IO, "%s", err_name(r));
+    struct buf b = BUF_INIT;
+    qt_read(in(dir, "app.conf"), &b);
+    cr_expect(view_eq(buf_view(&b), view_str("last run")), "the old contents are back");
+    cr_expect_eq(mode_of(in(dir, "app.conf")), 0640, "and its mode");
+    buf_free(&b);
+    struct buf out = BUF_INIT;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 | wc -l", dir);
+    cr_assert_eq(qt_run(cmd, &out), 0);
+    cr_expect_eq(strtol((const char *)out.ptr, NULL, 10), 2, "app.conf and blocker, nothing left over");
+    buf_free(&out);
     api_activation_free(a);
     qt_rmtree(dir);
 }

@@ -361,6 +361,32 @@ Test(e2e, rbac_matrix, .init = setup, .fini = teardown, TIMEOUT)
     api_client_free(c);
 }
 
+/* Users' certificates are public (GET /api/v2/manifest). Sent behind a leaf of one's own - whose key
+ * is all the handshake proves - admin's certificate must not make its sender admin. */
+Test(e2e, a_user_certificate_behind_another_leaf_is_no_login, .init = setup, .fini = teardown, TIMEOUT)
+{
+    cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
+    struct buf chain = BUF_INIT, key = BUF_INIT, admin = BUF_INIT;
+    qt_read(qt_data_path("certs/carol.crt"), &chain);
+    qt_read(qt_data_path("certs/admin.crt"), &admin);
+    qt_read(qt_data_path("certs/carol.key"), &key);
+    cr_assert_eq(buf_append_view(&chain, buf_view(&admin)), 0);
+    struct api_client_config cc = {q.client_addr, VIEW_EMPTY, true, buf_view(&chain), buf_view(&key), 30000};
+    struct api_client *c;
+    cr_assert_eq(api_client_new(&cc, &c), 0);
+    json_t *j;
+    cr_assert_eq(qc_call(c, API_GET, "/api/v2/secrets?s=apiToken", NULL, &j), 401);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    cr_assert_str_eq(msg ? msg : "", "unauthorized user: client certificate did not match any MarbleRun users");
+    json_decref(j);
+    cr_assert_eq(qc_call(c, API_POST, "/api/v2/secrets", "{\"apiToken\":{\"Key\":\"eA==\"}}", NULL), 401);
+    api_client_free(c);
+    buf_free(&chain), buf_free(&key), buf_free(&admin);
+    c = qc_client(&q, "admin"); /* the real admin still is */
+    cr_assert_eq(qc_call(c, API_GET, "/api/v2/secrets?s=apiToken", NULL, NULL), 200);
+    api_client_free(c);
+}
+
 Test(e2e, malformed_requests_leave_state_unchanged, .init = setup, .fini = teardown, TIMEOUT)
 {
     struct api_client *c = qc_client(&q, NULL);

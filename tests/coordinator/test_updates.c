@@ -440,9 +440,9 @@ Test(updates, multi_party_update, .init = setup, .fini = teardown, TIMEOUT)
     json_decref(j);
     manifest_is(m2);
     json_t *lines = update_log();
-    const char *const want[] = {"Initial manifest set", "Secret set",
-                                "Complete Manifest update initiated by user. Waiting for acknowledgments to apply the "
-                                "update",
+    static const char initiated[] =
+        "Complete Manifest update initiated by user. Waiting for acknowledgments to apply the update";
+    const char *const want[] = {"Initial manifest set", "Secret set", initiated,
                                 "Complete Manifest update acknowledged by user",
                                 "Complete Manifest update acknowledged by user", "Complete Manifest updated"};
     expect_log(lines, want, 6);
@@ -965,6 +965,23 @@ Test(features, monotonic_counters_under_32_marbles, .init = setup, .fini = teard
     cr_assert_eq(qc_call(user, API_POST, "/api/v2/monotonic-counter", "{\"name\":\"c\",\"value\":1}", NULL), 401);
     cr_assert_eq(qc_call(nobody, API_POST, "/api/v2/monotonic-counter", "{\"name\":3}", NULL), 400);
     api_client_free(nobody), api_client_free(user);
+    /* a marble's certificate is no secret (its peers all see it): behind a leaf of someone else's it
+     * authenticates nothing, and the counter stays where it was */
+    struct buf chain = BUF_INIT, key = BUF_INIT;
+    qt_read(qt_data_path("certs/carol.crt"), &chain);
+    qt_read(qt_data_path("certs/carol.key"), &key);
+    cr_assert_eq(buf_append_view(&chain, buf_view(&a->chain_pem)), 0);
+    struct api_client_config cc = {q.client_addr, VIEW_EMPTY, true, buf_view(&chain), buf_view(&key), 30000};
+    struct api_client *thief;
+    cr_assert_eq(api_client_new(&cc, &thief), 0);
+    cr_assert_eq(qc_call(thief, API_POST, "/api/v2/monotonic-counter",
+                         "{\"name\":\"shared\",\"value\":9223372036854775807}", &j), 401);
+    cr_assert(strncmp(message_of(j), "unauthorized marble: ", 21) == 0, "%s", message_of(j));
+    json_decref(j);
+    api_client_free(thief);
+    buf_free(&chain), buf_free(&key);
+    cr_assert_eq(counter(c, "shared", 0, &prev), 200);
+    cr_assert_eq(prev, final, "unchanged by the refused call");
     /* durable: the same after a restart */
     qc_stop(&q); /* with the marble's connection open */
     qc_start(&q, NULL);
