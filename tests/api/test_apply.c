@@ -47,6 +47,18 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* How many entries under `dir` (at any depth) `find` counts with the given test, e.g. "-name 'x*'". */
+static long count_under(const char *dir, const char *test)
+{
+    struct buf out = BUF_INIT;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 %s | wc -l", dir, test);
+    cr_assert_eq(qt_run(cmd, &out), 0);
+    long n = strtol((const char *)out.ptr, NULL, 10);
+    buf_free(&out);
+    return n;
+}
+
 Test(apply, files_written_with_modes_and_folders)
 {
     char dir[256];
@@ -71,12 +83,7 @@ Test(apply, files_written_with_modes_and_folders)
     cr_expect_eq(mode_of(in(dir, "a/d")), 0600);
     cr_expect_eq(mode_of(in(dir, "a")), 0700);
     cr_expect_eq(mode_of(in(dir, "a/b")), 0700);
-    struct buf out = BUF_INIT;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "find '%s' -name '*quarry-undo*' | wc -l", dir);
-    cr_assert_eq(qt_run(cmd, &out), 0);
-    cr_expect_eq(strtol((const char *)out.ptr, NULL, 10), 0, "the old contents are not kept after success");
-    buf_free(&out);
+    cr_expect_eq(count_under(dir, "-name '*quarry-undo*'"), 0, "the old contents are not kept after success");
     api_activation_free(a);
     qt_rmtree(dir);
 }
@@ -103,12 +110,7 @@ Test(apply, a_failure_restores_the_files_that_were_there)
     cr_expect(view_eq(buf_view(&b), view_str("last run")), "the old contents are back");
     cr_expect_eq(mode_of(in(dir, "app.conf")), 0640, "and its mode");
     buf_free(&b);
-    struct buf out = BUF_INIT;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 | wc -l", dir);
-    cr_assert_eq(qt_run(cmd, &out), 0);
-    cr_expect_eq(strtol((const char *)out.ptr, NULL, 10), 2, "app.conf and blocker, nothing left over");
-    buf_free(&out);
+    cr_expect_eq(count_under(dir, ""), 2, "app.conf and blocker, nothing left over");
     api_activation_free(a);
     qt_rmtree(dir);
 }
@@ -136,13 +138,7 @@ Test(apply, a_failure_removes_what_this_call_wrote)
     cr_expect(exists(in(dir, "pre")), "a folder that was there stays");
     cr_expect(exists(in(dir, "blocker")));
     cr_expect_not(exists(in(dir, "z")), "nothing after the failure");
-    struct buf out = BUF_INIT;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 | wc -l", dir);
-    cr_assert_eq(qt_run(cmd, &out), 0);
-    cr_expect_eq(strtol((const char *)out.ptr, NULL, 10), 2,
-                 "only pre/ and blocker remain, no temporary files");
-    buf_free(&out);
+    cr_expect_eq(count_under(dir, ""), 2, "only pre/ and blocker remain, no temporary files");
     api_activation_free(a);
     qt_rmtree(dir);
 }
