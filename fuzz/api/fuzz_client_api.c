@@ -46,15 +46,15 @@ static void members(enum route rt, const json_t *body)
     struct att_quote q;
     int r = 0;
     if (rt == MANIFEST)
-        r = api_b64_member(body, "manifest", &a);
+        r = api_b64_member(body, "manifest", true, &a);
     else if (rt == SECRETS || rt == SECRETS_V1)
         secrets(body, rt == SECRETS_V1);
-    else if (rt == RECOVER && api_b64_member(body, "recoverySecret", &a) == 0)
-        r = api_b64_member(body, "recoverySecretSignature", &b);
-    else if (rt == COUNTER && api_counter_args(body, &name, &value) == 0 && name.size > 0 &&
-             name.ptr == NULL)
-        __builtin_trap();
-    else if (rt == SIGN_QUOTE && api_b64_member(body, "sgxQuote", &a) == 0)
+    else if (rt == RECOVER && api_b64_member(body, "recoverySecret", true, &a) == 0)
+        r = api_b64_member(body, "recoverySecretSignature", true, &b);
+    else if (rt == COUNTER && api_counter_args(body, &name, &value) == 0 &&
+             (value > INT64_MAX || !view_eq(name, js_string_view(js_object_get_ci(body, "name")))))
+        __builtin_trap(); /* what the route stores is what was sent, and never "negative" */
+    else if (rt == SIGN_QUOTE && api_b64_member(body, "sgxQuote", true, &a) == 0)
         r = att_quote_parse(buf_view(&a), &q);
     if (r < 0 && rt != SIGN_QUOTE && r != ERR_BAD_REQUEST)
         __builtin_trap(); /* the handlers answer any other error as a server fault */

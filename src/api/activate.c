@@ -19,6 +19,7 @@
 #include "coordinator/coordinator.h"
 #include "crypto/crypto.h"
 #include "pki/pki.h"
+#include "template/template.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -198,16 +199,10 @@ static int connect_tls(struct attempt *a)
     return 0;
 }
 
-/* report_data[0..32] = SHA-256("quarry-activation-v1" || SHA-256(SPKI) || exporter) */
 static int binding(struct attempt *a, uint8_t report_data[64])
 {
-    uint8_t spki_hash[32];
     ENSURE(a->have_exporter, ERR_UNSUPPORTED, "no TLS exporter from the handshake (is libcurl built with OpenSSL?)");
-    struct view spki = buf_view(&a->spki);
-    TRY(crypto_sha256(&spki, 1, spki_hash));
-    struct view parts[3] = {view_str(COORD_BINDING_CONTEXT), view_of(spki_hash, 32), view_of(a->exporter, 32)};
-    memset(report_data, 0, 64);
-    return crypto_sha256(parts, 3, report_data);
+    return coord_activation_binding(buf_view(&a->spki), a->exporter, report_data);
 }
 
 static int request_body(struct attempt *a, struct view quote, struct buf *out)
@@ -284,16 +279,9 @@ static int fill_segment(struct view der, const json_t *seg, struct buf *out)
     if (json_is_string(data))
         return enc_b64_decode(out, js_string_view(data));
     ENSURE(json_is_string(hole), ERR_BAD_REQUEST, "a parameter segment is neither data nor privateKey");
-    const char *enc = json_string_value(hole);
-    if (strcmp(enc, "pem") == 0)
-        return enc_pem(out, "PRIVATE KEY", der);
-    if (strcmp(enc, "raw") == 0)
-        return buf_append_view(out, der);
-    if (strcmp(enc, "hex") == 0)
-        return enc_hex(out, der);
-    if (strcmp(enc, "base64") == 0)
-        return enc_b64(out, der);
-    FAIL(ERR_BAD_REQUEST, "unknown private key encoding \"%s\"", enc);
+    enum tpl_key_encoding enc;
+    TRY(tpl_key_encoding_parse(json_string_value(hole), &enc));
+    return tpl_key_encode(enc, der, out);
 }
 
 static int fill_params(struct view der, const json_t *obj, struct api_param **out, size_t *count)

@@ -237,19 +237,14 @@ QY_API const char *api_req_path(const struct api_request *r);
 QY_API const char *api_req_query(const struct api_request *r, const char *name, size_t index);
 /* Whether the query string could be parsed at all. */
 QY_API bool api_req_query_ok(const struct api_request *r);
-QY_API const char *api_req_header(const struct api_request *r, const char *name);
 QY_API struct view api_req_body(const struct api_request *r);
-/* The peer's certificates as DER, leaf first (0 when none was presented). Borrowed. */
-QY_API size_t api_req_peer_cert_count(const struct api_request *r);
-QY_API struct view api_req_peer_cert(const struct api_request *r, size_t index);
 /* The client's leaf certificate (DER, borrowed), the only one whose private key the handshake
- * proved: authenticate with this, never with the others a client sends. VIEW_EMPTY when none. */
+ * proved: authenticate with this, never with the other certificates a client sends (they are not
+ * offered at all). VIEW_EMPTY when none. */
 QY_API struct view api_req_peer_leaf(const struct api_request *r);
 /* RFC 8446 exporter of this TLS connection (no context). */
 QY_API int api_req_tls_exporter(const struct api_request *r, const char *label, uint8_t *out, size_t size)
     QY_MUST_USE;
-/* The peer's address as text, for logs. */
-QY_API const char *api_req_peer_addr(const struct api_request *r);
 
 /* Metrics (Prometheus text format) -------------------------------------------------------------- */
 

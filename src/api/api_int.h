@@ -35,11 +35,12 @@ int api_activation_answer(const struct crypto_key *key, int status, const json_t
 
 /* The client API's bodies (client_api.c), decoded as its handlers do before they call the
  * coordinator. A JSON object (owned; ERR_TYPE for other JSON); a base64 member found
- * case-insensitively (ERR_BAD_REQUEST); the nonce of GET /api/v2/quote, URL-safe base64 with
+ * case-insensitively (ERR_BAD_REQUEST; absent or null is fine unless required; the mesh API's
+ * activation body uses it too); the nonce of GET /api/v2/quote, URL-safe base64 with
  * padding (ERR_ENCODING, ERR_TOO_LARGE); the {"name", "value"} of a monotonic counter, name
  * borrowed from `body` (ERR_BAD_REQUEST). */
 int api_body_object(struct view body, json_t **out) QY_MUST_USE;
-int api_b64_member(const json_t *obj, const char *name, struct buf *out) QY_MUST_USE;
+int api_b64_member(const json_t *obj, const char *name, bool required, struct buf *out) QY_MUST_USE;
 int api_decode_nonce(const char *s, struct buf *out) QY_MUST_USE;
 int api_counter_args(const json_t *body, struct view *name, uint64_t *value) QY_MUST_USE;
 

@@ -73,9 +73,11 @@ static json_t *body_object(struct call *c)
 }
 
 /* A base64 member, found case-insensitively as Go does. */
-int api_b64_member(const json_t *obj, const char *name, struct buf *out)
+int api_b64_member(const json_t *obj, const char *name, bool required, struct buf *out)
 {
     json_t *v = js_object_get_ci(obj, name);
+    if (!required && (v == NULL || json_is_null(v)))
+        return 0;
     ENSURE(v != NULL && !json_is_null(v), ERR_BAD_REQUEST, "missing \"%s\"", name);
     ENSURE(json_is_string(v), ERR_BAD_REQUEST, "\"%s\" must be a base64 string", name);
     int r = enc_b64_decode(out, js_string_view(v));
@@ -149,7 +151,7 @@ static void post_manifest(struct call *c)
     if (body == NULL)
         return;
     struct buf raw = BUF_INIT;
-    int r = api_b64_member(body, "manifest", &raw);
+    int r = api_b64_member(body, "manifest", true, &raw);
     if (r < 0)
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
     else
@@ -298,9 +300,9 @@ static void post_recover(struct call *c)
         return;
     struct buf secret = BUF_INIT, sig = BUF_INIT;
     unsigned remaining = 0;
-    int r = api_b64_member(body, "recoverySecret", &secret);
+    int r = api_b64_member(body, "recoverySecret", true, &secret);
     if (r == 0)
-        r = api_b64_member(body, "recoverySecretSignature", &sig);
+        r = api_b64_member(body, "recoverySecretSignature", true, &sig);
     if (r < 0) {
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
         goto out;
@@ -345,7 +347,7 @@ static int update_manifest_of(struct call *c, struct buf *raw)
     json_t *body = body_object(c);
     if (body == NULL)
         return ERR_BAD_REQUEST;
-    int r = api_b64_member(body, "manifest", raw);
+    int r = api_b64_member(body, "manifest", true, raw);
     if (r < 0)
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
     json_decref(body);
@@ -459,7 +461,7 @@ static void post_sign_quote(struct call *c)
     const char *status = NULL;
     int r = js_parse(api_req_body(c->req), QY_API_BODY_MAX, &body);
     if (r == 0)
-        r = json_is_object(body) ? api_b64_member(body, "sgxQuote", &quote)
+        r = json_is_object(body) ? api_b64_member(body, "sgxQuote", true, &quote)
                                  : err_fail(ERR_TYPE, __func__, "expected a JSON object");
     if (r < 0) {
         api_jsend_fail(c->resp, 400, json_pack("{s:s}", "sgxQuote", "failed to parse JSON data"), "bad request: %s",

@@ -1,7 +1,7 @@
 /*
  * Prometheus metrics: the Coordinator's state and mode, activations by marble type and result, and
  * request counts and latencies per server and route. Label values are bounded: routes are static
- * strings, marble types are manifest names (at most QY_METRICS_SERIES_MAX distinct series; beyond
+ * strings, marble types are manifest names or "unknown" (at most QY_METRICS_SERIES_MAX series; beyond
  * that they fold into "other").
  */
 #include <pthread.h>

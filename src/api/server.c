@@ -54,12 +54,8 @@ struct api_request {
     bool query_ok;
     SSL *ssl;
     struct view body;
-    STACK_OF(X509) *chain; /* the peer's chain as sent, borrowed from the SSL */
-    X509 *leaf;            /* owned reference */
-    struct buf certs[8];   /* DER of leaf + chain, computed on demand */
-    size_t ncerts;
-    bool certs_done;
-    char peer[64];
+    X509 *leaf;          /* owned reference */
+    struct buf leaf_der; /* computed on demand */
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
@@ -178,8 +174,7 @@ static void request_free(struct api_request *r)
         evhttp_uri_free(r->uri);
     evhttp_clear_headers(&r->query);
     X509_free(r->leaf);
-    for (size_t i = 0; i < r->ncerts; i++)
-        buf_free(&r->certs[i]);
+    buf_free(&r->leaf_der);
 }
 
 static void send_response(struct evhttp_request *ev, struct api_response *resp)
@@ -215,16 +210,9 @@ static void on_request(struct evhttp_request *ev, void *arg)
     struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
     if (s->cfg.tls && bev != NULL) {
         r.ssl = bufferevent_openssl_get_ssl(bev);
-        if (r.ssl != NULL) {
+        if (r.ssl != NULL)
             r.leaf = SSL_get1_peer_certificate(r.ssl);
-            r.chain = SSL_get_peer_cert_chain(r.ssl);
-        }
     }
-    char *host = NULL;
-    ev_uint16_t port = 0;
-    if (conn)
-        evhttp_connection_get_peer(conn, &host, &port);
-    snprintf(r.peer, sizeof(r.peer), "%s:%u", host ? host : "?", port);
     r.uri = evhttp_uri_parse(evhttp_request_get_uri(ev));
     const char *q = r.uri ? evhttp_uri_get_query(r.uri) : NULL;
     r.query_ok = r.uri != NULL && (q == NULL || evhttp_parse_query_str(q, &r.query) == 0);
@@ -274,55 +262,28 @@ bool api_req_query_ok(const struct api_request *r)
     return r->query_ok;
 }
 
-const char *api_req_header(const struct api_request *r, const char *name)
-{
-    return evhttp_find_header(evhttp_request_get_input_headers(r->ev), name);
-}
-
 struct view api_req_body(const struct api_request *r)
 {
     return r->body;
 }
 
-static void collect_certs(struct api_request *r)
-{
-    if (r->certs_done)
-        return;
-    r->certs_done = true;
-    int n = r->chain && r->leaf ? sk_X509_num(r->chain) : 0; /* index 0 is always the leaf */
-    for (int i = -1; i < n && r->ncerts < QY_ARRAY_LEN(r->certs); i++) {
-        X509 *x = i < 0 ? r->leaf : sk_X509_value(r->chain, i);
-        if (x == NULL || (i >= 0 && r->leaf != NULL && X509_cmp(x, r->leaf) == 0))
-            continue; /* the server side chain may repeat the leaf */
-        unsigned char *der = NULL;
-        int len = i2d_X509(x, &der);
-        if (len > 0 && buf_append(&r->certs[r->ncerts], der, (size_t)len) == 0)
-            r->ncerts++;
-        OPENSSL_free(der);
-    }
-}
-
 struct view api_req_peer_leaf(const struct api_request *r)
 {
-    return r->leaf != NULL ? api_req_peer_cert(r, 0) : VIEW_EMPTY;
-}
-
-size_t api_req_peer_cert_count(const struct api_request *r)
-{
-    collect_certs((struct api_request *)r);
-    return r->ncerts;
-}
-
-struct view api_req_peer_cert(const struct api_request *r, size_t index)
-{
-    collect_certs((struct api_request *)r);
-    return index < r->ncerts ? buf_view(&r->certs[index]) : VIEW_EMPTY;
+    struct api_request *m = (struct api_request *)r; /* the DER is a cache */
+    if (m->leaf != NULL && m->leaf_der.size == 0) {
+        unsigned char *der = NULL;
+        int len = i2d_X509(m->leaf, &der);
+        if (len > 0 && buf_append(&m->leaf_der, der, (size_t)len) < 0)
+            buf_free(&m->leaf_der);
+        OPENSSL_free(der);
+    }
+    return buf_view(&m->leaf_der);
 }
 
 int api_req_peer_spki(const struct api_request *r, struct buf *out)
 {
     X509_PUBKEY *pk = r->leaf ? X509_get_X509_PUBKEY(r->leaf) : NULL;
-    ENSURE(pk != NULL, ERR_AUTH, "no client certificate");
+    ENSURE(pk != NULL, ERR_AUTH, "couldn't get marble TLS certificate");
     unsigned char *der = NULL;
     int len = i2d_X509_PUBKEY(pk, &der);
     ENSURE(len > 0, ERR_BAD_REQUEST, "the client certificate's key does not encode");
@@ -337,11 +298,6 @@ int api_req_tls_exporter(const struct api_request *r, const char *label, uint8_t
     ENSURE(SSL_export_keying_material(r->ssl, out, size, label, strlen(label), NULL, 0, 0) == 1, ERR_CRYPTO,
            "TLS exporter failed");
     return 0;
-}
-
-const char *api_req_peer_addr(const struct api_request *r)
-{
-    return r->peer;
 }
 
 /* Threads --------------------------------------------------------------------------------------- */

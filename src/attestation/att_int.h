@@ -58,6 +58,8 @@ struct att_path {
 int att_path_build(X509 **certs, size_t count, size_t len, const char *const *cn,
                    const struct att_roots *roots, struct att_path *out) QY_MUST_USE;
 void att_path_free(struct att_path *p);
+/* 0 when from <= t <= to; ERR_EXPIRED naming `what` and the window otherwise. */
+int att_check_window(int64_t from, int64_t to, int64_t t, const char *what) QY_MUST_USE;
 /* 0 when t is inside the path's window; ERR_EXPIRED naming `what` otherwise. */
 int att_path_check_time(const struct att_path *p, int64_t t, const char *what) QY_MUST_USE;
 

@@ -367,14 +367,11 @@ static int item_ok(const struct att_coll *c, const char *what)
 static int check_signed(const struct att_coll *c, const struct att_pck *pck, int64_t at,
                         int64_t issue, const char *what)
 {
-    char a[32], b[32], t[32];
     ENSURE(c->signer.root_index == pck->path.root_index, ERR_ATT_UNTRUSTED,
            "%s is signed under a different root than the PCK chain", what);
     int r = att_path_check_time(&c->signer, at, "the TCB Signing chain");
     ENSURE(r == 0, r, "%s: %s", what, err_detail(r));
-    ENSURE(at >= issue && at <= c->next_update, ERR_EXPIRED, "%s is valid from %s to %s, not at %s",
-           what, att_fmt_time(issue, a), att_fmt_time(c->next_update, b), att_fmt_time(at, t));
-    return 0;
+    return att_check_window(issue, c->next_update, at, what);
 }
 
 static int check_root_crl(const struct att_coll *c, const struct att_coll *tcb,

@@ -368,27 +368,20 @@ out:
     return r;
 }
 
-int att_path_check_time(const struct att_path *p, int64_t t, const char *what)
+int att_check_window(int64_t from, int64_t to, int64_t t, const char *what)
 {
     char a[32], b[32], c[32];
-    ENSURE(t >= p->not_before && t <= p->not_after, ERR_EXPIRED,
-           "%s is valid from %s to %s, not at %s", what, att_fmt_time(p->not_before, a),
-           att_fmt_time(p->not_after, b), att_fmt_time(t, c));
+    ENSURE(t >= from && t <= to, ERR_EXPIRED, "%s is valid from %s to %s, not at %s", what, att_fmt_time(from, a),
+           att_fmt_time(to, b), att_fmt_time(t, c));
     return 0;
 }
 
-/* CRLs ----------------------------------------------------------------------------------------- */
-
-static bool all_hex(struct view v)
+int att_path_check_time(const struct att_path *p, int64_t t, const char *what)
 {
-    if (v.size == 0 || v.size % 2 != 0)
-        return false;
-    for (size_t i = 0; i < v.size; i++)
-        if (!((v.ptr[i] >= '0' && v.ptr[i] <= '9') || (v.ptr[i] >= 'a' && v.ptr[i] <= 'f') ||
-              (v.ptr[i] >= 'A' && v.ptr[i] <= 'F')))
-            return false;
-    return true;
+    return att_check_window(p->not_before, p->not_after, t, what);
 }
+
+/* CRLs ----------------------------------------------------------------------------------------- */
 
 int att_crl_parse(struct view in, struct att_crl *out)
 {
@@ -403,14 +396,11 @@ int att_crl_parse(struct view in, struct att_crl *out)
         text.size--;
     struct rd rd = rd_init(text);
     skip_space(&rd);
-    struct view v;
     if (starts_with(rd_peek(&rd), "-----BEGIN X509 CRL-----")) {
         TRY_OUT(pem_block(&rd, "X509 CRL", &der));
         skip_space(&rd);
         ENSURE_OUT(rd_remaining(&rd) == 0, ERR_COLLATERAL, "data after the PEM CRL");
-    } else if (all_hex(v = rd_peek(&rd))) {
-        TRY_OUT(enc_hex_decode(&der, v));
-    } else {
+    } else if (rd_remaining(&rd) == 0 || enc_hex_decode(&der, rd_peek(&rd)) < 0) { /* not hex: DER */
         TRY_OUT(buf_set(&der, in));
     }
     const unsigned char *p = der.ptr;
@@ -453,11 +443,7 @@ int att_crl_check_issuer(const struct att_crl *c, X509 *issuer)
 
 int att_crl_check_time(const struct att_crl *c, int64_t t, const char *what)
 {
-    char a[32], b[32], d[32];
-    ENSURE(t >= c->this_update && t <= c->next_update, ERR_EXPIRED,
-           "%s is valid from %s to %s, not at %s", what, att_fmt_time(c->this_update, a),
-           att_fmt_time(c->next_update, b), att_fmt_time(t, d));
-    return 0;
+    return att_check_window(c->this_update, c->next_update, t, what);
 }
 
 int att_crl_check_cert(const struct att_crl *c, X509 *x, const char *what)

@@ -22,6 +22,8 @@ void file_set_fsync_hook(int (*hook)(int fd))
 int file_read(const char *path, size_t max_size, struct buf *out)
 {
     int r = ERR_INTERNAL;
+    size_t start = out->size;
+    bool allocated_here = out->ptr == NULL;
     bool own = strcmp(path, "-") != 0;
     int fd = own ? open(path, O_RDONLY | O_CLOEXEC) : 0;
     ENSURE(fd >= 0, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -40,8 +42,12 @@ int file_read(const char *path, size_t max_size, struct buf *out)
 out:
     if (own)
         close(fd);
-    if (r < 0)
-        buf_reset(out);
+    if (r < 0 && allocated_here) { /* as it was: nothing, or its contents before the call */
+        buf_free(out);
+    } else if (r < 0) {
+        mem_wipe(out->ptr + start, out->size - start);
+        out->size = start;
+    }
     return r;
 }
 

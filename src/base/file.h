@@ -15,8 +15,9 @@
 
 #include "bytes.h"
 
-/* Read all of `path` (at most max_size bytes; larger files fail with ERR_TOO_LARGE) into out. "-" is
- * standard input. */
+/* Appends all of `path` (at most max_size bytes; larger files fail with ERR_TOO_LARGE) to out. "-" is
+ * standard input. On failure `out` is as it was (what was read is wiped, a buffer allocated here
+ * freed), so a caller may return at once. */
 QY_API int file_read(const char *path, size_t max_size, struct buf *out) QY_MUST_USE;
 QY_API int file_write_atomic(const char *path, struct view data, mode_t mode) QY_MUST_USE;
 /* Writes `data` with one write(2), in place (O_TRUNC, mode 0600 when created): for pseudo-files

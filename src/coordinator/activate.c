@@ -31,14 +31,13 @@ void coord_activation_response_free(struct coord_activation_response *a)
 /* MarbleRun's marbles wrap the DCAP quote in the OpenEnclave remote-report envelope. */
 struct view coord_strip_oe_envelope(struct view q)
 {
-    if (q.size < 16)
-        return q;
-    uint64_t len = 0;
-    for (int i = 0; i < 8; i++)
-        len |= (uint64_t)q.ptr[8 + i] << (8 * i);
-    bool oe = q.ptr[0] == 1 && q.ptr[1] == 0 && q.ptr[2] == 0 && q.ptr[3] == 0 && q.ptr[4] == 2 && q.ptr[5] == 0 &&
-              q.ptr[6] == 0 && q.ptr[7] == 0 && len == q.size - 16;
-    return oe ? view_of(q.ptr + 16, q.size - 16) : q;
+    struct rd r = rd_init(q);
+    uint32_t version, type;
+    uint64_t len;
+    struct view quote;
+    bool oe = rd_u32le(&r, &version) == 0 && rd_u32le(&r, &type) == 0 && rd_u64le(&r, &len) == 0 &&
+              version == 1 && type == 2 && len == q.size - 16 && rd_bytes(&r, (size_t)len, &quote) == 0;
+    return oe ? quote : q;
 }
 
 /* The package's policy, with its SecurityVersion as raised by package updates. */
@@ -58,6 +57,23 @@ static void policy_of(const struct coord_mf *mf, const struct mf_package *p, str
                                p->accepted_advisories.count};
 }
 
+int coord_activation_binding(struct view spki, const uint8_t exporter[32], uint8_t report_data[64])
+{
+    uint8_t spki_hash[32];
+    TRY(crypto_sha256(&spki, 1, spki_hash));
+    struct view parts[3] = {view_str(COORD_BINDING_CONTEXT), view_of(spki_hash, 32), view_of(exporter, 32)};
+    memset(report_data, 0, 64);
+    return crypto_sha256(parts, 3, report_data);
+}
+
+bool coord_marble_type_known(struct coord *c, const char *name)
+{
+    struct coord_snapshot *s = coord_snapshot_get(c);
+    bool known = s != NULL && s->mf != NULL && manifest_marble(s->mf->m, name) != NULL;
+    coord_snapshot_put(s);
+    return known;
+}
+
 /* The quote verifies, is bound to this key and TLS session, and meets the package policy. */
 static int check_quote(struct coord *c, const struct coord_activation_request *req, const struct coord_mf *mf,
                        const struct mf_package *pkg)
@@ -69,10 +85,8 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
     TRY(att_verify(c->cfg.verifier, coord_strip_oe_envelope(req->quote), coord_now(c), &res));
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
-    uint8_t spki_hash[32], expect[64] = {0};
-    TRY(crypto_sha256(&req->peer_spki, 1, spki_hash));
-    struct view parts[3] = {view_str(COORD_BINDING_CONTEXT), view_of(spki_hash, 32), view_of(req->exporter, 32)};
-    TRY(crypto_sha256(parts, 3, expect));
+    uint8_t expect[64];
+    TRY(coord_activation_binding(req->peer_spki, req->exporter, expect));
     ENSURE(mem_eq_ct(expect, res.report_data, sizeof(expect)), ERR_POLICY,
            "marble verification failed: the quote is not bound to this TLS connection and key");
     struct att_policy policy;
@@ -213,13 +227,11 @@ int coord_activate(struct coord *c, const struct coord_activation_request *req, 
     a->snap = coord_snapshot_get(c);
     int r = a->snap ? activate(c, a->snap, req, a) : err_fail(ERR_WRONG_STATE, __func__, "not started");
     if (r < 0) {
-        atomic_fetch_add(&c->refused, 1);
         log_info("mesh", "marble refused", LF_STR("type", req->marble_type), LF_STR("uuid", req->uuid),
                  LF_STR("reason", err_detail(r)));
         coord_activation_response_free(a);
         return r;
     }
-    atomic_fetch_add(&c->ok, 1);
     log_debug("mesh", "marble activated", LF_STR("type", req->marble_type), LF_STR("uuid", a->uuid));
     *out = a;
     return 0;
@@ -229,13 +241,12 @@ int coord_activate(struct coord *c, const struct coord_activation_request *req, 
 
 static json_t *segments_json(const struct tpl_value *v)
 {
-    static const char *const enc[] = {"pem", "raw", "hex", "base64"};
     json_t *list = json_array();
     for (size_t i = 0; list && i < v->count; i++) {
         const struct tpl_segment *seg = &v->segments[i];
         json_t *e = NULL;
         if (seg->kind == TPL_SEG_PRIVATE_KEY) {
-            e = json_pack("{s:s}", "privateKey", enc[seg->encoding]);
+            e = json_pack("{s:s}", "privateKey", tpl_key_encoding_name(seg->encoding));
         } else {
             struct buf b64 = BUF_INIT;
             if (enc_b64(&b64, seg->bytes) == 0)

@@ -264,10 +264,3 @@ void coord_free(struct coord *c)
     pthread_mutex_destroy(&c->count_lock);
     free(c);
 }
-
-void coord_stats(const struct coord *c, struct coord_stats *out)
-{
-    struct coord *m = (struct coord *)c;
-    out->activations_ok = atomic_load(&m->ok);
-    out->activations_refused = atomic_load(&m->refused);
-}

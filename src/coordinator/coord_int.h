@@ -89,7 +89,6 @@ struct coord {
 
     uint64_t epoch;        /* random per process: activation record keys never collide */
     atomic_uint_fast64_t seq;
-    atomic_uint_fast64_t ok, refused;
 };
 
 int64_t coord_now(const struct coord *c);

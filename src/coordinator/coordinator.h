@@ -127,9 +127,6 @@ QY_API int coord_update_log(struct coord *c, json_t **lines) QY_MUST_USE;
 /* The log's head: {"entries", "sha256" (of the last line), "signature" (root key, base64 DER over
  * "quarry-update-log-v1" || entries as 8 bytes big-endian || sha256)}, owned. */
 QY_API int coord_update_log_head(struct coord *c, json_t **head) QY_MUST_USE;
-/* What the head's signature covers (for verifiers such as `quarry update log --verify`). */
-#define COORD_LOG_HEAD_MESSAGE_SIZE (20 + 8 + 32)
-QY_API void coord_log_head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[COORD_LOG_HEAD_MESSAGE_SIZE]);
 /* Checks a log offline (`quarry update log --verify`): `lines` (the JSON array of GET /api/v2/update's
  * updateLog) and `head` (GET /api/v2/update-log-head's data) are untrusted; `root_der` is the root
  * certificate the caller verified. Each line must name the SHA-256 of the one before it (nothing
@@ -187,6 +184,11 @@ QY_API int coord_monotonic_counter(struct coord *c, struct view leaf, struct vie
 #define COORD_EXPORTER_LABEL "EXPORTER-quarry-activation"
 #define COORD_BINDING_CONTEXT "quarry-activation-v1"
 
+/* The report data a marble's quote must carry: SHA-256(COORD_BINDING_CONTEXT || SHA-256(spki) ||
+ * exporter), zero-padded to 64 bytes - its TLS key and this TLS session (the marble makes it, the
+ * Coordinator checks it). */
+QY_API int coord_activation_binding(struct view spki, const uint8_t exporter[32], uint8_t report_data[64]) QY_MUST_USE;
+
 struct coord_activation_request {
     const char *marble_type;
     const char *uuid;        /* any form Go's uuid.Parse accepts */
@@ -209,12 +211,9 @@ struct coord_activation_response; /* opaque, owned by the caller */
 QY_API int coord_activate(struct coord *c, const struct coord_activation_request *req,
                           struct coord_activation_response **resp) QY_MUST_USE;
 QY_API json_t *coord_activation_json(const struct coord_activation_response *resp);
+/* Whether the current manifest has a marble type `name` (for labels: a request's type is the
+ * sender's choice until this says it exists). */
+QY_API bool coord_marble_type_known(struct coord *c, const char *name);
 QY_API void coord_activation_response_free(struct coord_activation_response *resp);
-
-/* Counters for metrics. */
-struct coord_stats {
-    uint64_t activations_ok, activations_refused;
-};
-QY_API void coord_stats(const struct coord *c, struct coord_stats *out);
 
 #endif

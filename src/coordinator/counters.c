@@ -6,6 +6,8 @@
  * activation is its own store key ("activations:<type>:<slot>"), written with an absent-guard, so a
  * crash at any moment leaves exactly the durable ones - which is what a restart counts.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +53,11 @@ static int count_one(void *ctx, const char *key, struct view value, uint64_t rev
     ENSURE((size_t)(colon - type) <= QY_NAME_MAX, ERR_CORRUPT, "activation counter key too long");
     memcpy(name, type, (size_t)(colon - type));
     name[colon - type] = '\0';
-    uint64_t slot = strtoull(colon + 1, NULL, 16);
+    char *end = NULL;
+    errno = 0;
+    uint64_t slot = strtoull(colon + 1, &end, 16);
+    ENSURE(end != colon + 1 && *end == '\0' && errno == 0 && slot < UINT64_MAX, ERR_CORRUPT,
+           "malformed activation counter key \"%s\"", key);
     struct coord_counter *e = find(c, name, true);
     ENSURE(e != NULL, ERR_NOMEM, "out of memory");
     e->committed++;

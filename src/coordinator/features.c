@@ -58,11 +58,11 @@ out:
 /* The marble whose certificate of the current intermediate is the TLS leaf. Marble certificates are
  * not secret (every peer of a marble sees it), so one sent beside another leaf proves nothing. */
 static int marble_of(const struct coord_snapshot *s, struct view leaf, int64_t now, struct pki_marble_identity *id,
-                     char uuid[UUID_TEXT_SIZE])
+                     uint8_t uuid[16])
 {
     ENSURE(leaf.size > 0, ERR_AUTH, "unauthorized marble: no client certificate provided");
     int r = pki_ca_verify_marble_cert(s->ca, leaf, now, id);
-    if (r == 0 && uuid_canonical(id->common_name, uuid) < 0)
+    if (r == 0 && uuid_parse(id->common_name, uuid) < 0)
         r = err_fail(ERR_CERT, __func__, "the common name is not a UUID");
     ENSURE(r == 0, ERR_AUTH, "unauthorized marble: %s", err_detail(r));
     return 0;
@@ -70,22 +70,15 @@ static int marble_of(const struct coord_snapshot *s, struct view leaf, int64_t n
 
 /* MarbleRun's counter ID, b64(type):b64(uuid bytes):b64(name), hashed into a key of fixed size (names
  * of any length fit; the store's map layout is ours, reference §4.3). */
-static int counter_key(const char *type, const char *uuid, struct view name, char *key, size_t size)
+static int counter_key(const char *type, const uint8_t uuid[16], struct view name, struct buf *key)
 {
-    char hex[33];
-    uint8_t bytes[16], hash[32];
-    size_t n = 0;
-    for (const char *p = uuid; *p && n < 32; p++) /* canonical: 32 hex digits and 4 dashes */
-        if (*p != '-')
-            hex[n++] = *p;
-    hex[n] = '\0';
-    TRY(enc_hex_decode_fixed(bytes, sizeof(bytes), view_str(hex)));
+    uint8_t hash[32];
     struct buf id = BUF_INIT;
     int r = enc_b64(&id, view_str(type));
     if (r == 0)
         r = buf_append_byte(&id, ':');
     if (r == 0)
-        r = enc_b64(&id, view_of(bytes, sizeof(bytes)));
+        r = enc_b64(&id, view_of(uuid, 16));
     if (r == 0)
         r = buf_append_byte(&id, ':');
     if (r == 0)
@@ -95,10 +88,9 @@ static int counter_key(const char *type, const char *uuid, struct view name, cha
         r = crypto_sha256(&v, 1, hash);
     buf_free(&id);
     TRY(r);
-    size_t w = (size_t)snprintf(key, size, KEY_COUNTER_PREFIX);
-    for (int i = 0; i < 32 && w + 2 < size; i++)
-        w += (size_t)snprintf(key + w, size - w, "%02x", hash[i]);
-    return 0;
+    TRY(buf_append_str(key, KEY_COUNTER_PREFIX));
+    TRY(enc_hex(key, view_of(hash, sizeof(hash))));
+    return buf_terminate(key);
 }
 
 /* Stores max(current, value) with compare-and-swap; *previous is the value before. */
@@ -111,11 +103,10 @@ static int counter_raise(struct coord *c, const char *key, uint64_t value, uint6
         if (r == ERR_NOT_FOUND) {
             rev = STORE_REV_ABSENT;
             r = 0;
-        } else if (r == 0 && b.size == 8) {
-            for (int i = 0; i < 8; i++)
-                cur |= (uint64_t)b.ptr[i] << (8 * i);
         } else if (r == 0) {
-            r = err_fail(ERR_CORRUPT, __func__, "stored counter of %zu bytes", b.size);
+            struct rd in = rd_init(buf_view(&b));
+            if (rd_u64le(&in, &cur) < 0 || rd_end(&in) < 0)
+                r = err_fail(ERR_CORRUPT, __func__, "stored counter of %zu bytes", b.size);
         }
         buf_free(&b);
         TRY(r);
@@ -141,7 +132,8 @@ int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
 {
     struct coord_snapshot *s = coord_snapshot_get(c);
     struct pki_marble_identity id;
-    char uuid[UUID_TEXT_SIZE], key[QY_STORE_KEY_MAX + 1];
+    uint8_t uuid[16];
+    struct buf key = BUF_INIT;
     int r = ERR_INTERNAL;
     *previous = 0;
     TRY_OUT(gate(s, MF_FEATURE_MONOTONIC_COUNTER, "MonotonicCounter"));
@@ -149,10 +141,11 @@ int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
     TRY_OUT(marble_of(s, leaf, coord_now(c), &id, uuid));
     ENSURE_OUT(name.size <= QY_COUNTER_NAME_MAX, ERR_TOO_LARGE, "counter name of %zu bytes, the limit is %u",
                name.size, QY_COUNTER_NAME_MAX);
-    TRY_OUT(counter_key(id.marble_type, uuid, name, key, sizeof(key)));
-    TRY_OUT(counter_raise(c, key, value, previous));
+    TRY_OUT(counter_key(id.marble_type, uuid, name, &key));
+    TRY_OUT(counter_raise(c, (const char *)key.ptr, value, previous));
     r = 0;
 out:
+    buf_free(&key);
     coord_snapshot_put(s);
     return r;
 }

@@ -11,6 +11,8 @@
 
 #include "coord_int.h"
 
+#define LOG_HEAD_MESSAGE_SIZE (20 + 8 + 32)
+
 static void time_ms(int64_t now, char out[40])
 {
     char base[32];
@@ -20,7 +22,8 @@ static void time_ms(int64_t now, char out[40])
     snprintf(out, 40, "%s.000Z", base);
 }
 
-void coord_log_head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[COORD_LOG_HEAD_MESSAGE_SIZE])
+/* What the head's signature covers. */
+static void head_message(uint64_t entries, const uint8_t hash[32], uint8_t out[LOG_HEAD_MESSAGE_SIZE])
 {
     memcpy(out, "quarry-update-log-v1", 20);
     for (int i = 0; i < 8; i++)
@@ -30,7 +33,7 @@ void coord_log_head_message(uint64_t entries, const uint8_t hash[32], uint8_t ou
 
 int coord_log_verify(const json_t *lines, const json_t *head, struct view root_der)
 {
-    uint8_t hash[32] = {0}, want[32], msg[COORD_LOG_HEAD_MESSAGE_SIZE];
+    uint8_t hash[32] = {0}, want[32], msg[LOG_HEAD_MESSAGE_SIZE];
     size_t i;
     json_t *l;
     ENSURE(json_is_array(lines), ERR_CORRUPT, "the Coordinator sent no update log");
@@ -58,7 +61,7 @@ int coord_log_verify(const json_t *lines, const json_t *head, struct view root_d
     ENSURE(r == 0 && entries == json_array_size(lines) && mem_eq_ct(want, hash, 32), ERR_CORRUPT,
            "the update log does not end at its signed head (%zu entries, the head says %llu)", json_array_size(lines),
            (unsigned long long)entries);
-    coord_log_head_message(entries, hash, msg);
+    head_message(entries, hash, msg);
     struct buf sig = BUF_INIT;
     r = enc_b64_decode(&sig, view_str(sig64));
     if (r == 0)
@@ -70,10 +73,10 @@ int coord_log_verify(const json_t *lines, const json_t *head, struct view root_d
 
 static int head_json(const struct pki_ca *ca, uint64_t entries, const uint8_t hash[32], struct buf *out)
 {
-    uint8_t msg[COORD_LOG_HEAD_MESSAGE_SIZE];
+    uint8_t msg[LOG_HEAD_MESSAGE_SIZE];
     struct buf sig = BUF_INIT, sig64 = BUF_INIT, hex = BUF_INIT;
     int r = ERR_INTERNAL;
-    coord_log_head_message(entries, hash, msg);
+    head_message(entries, hash, msg);
     TRY_OUT(pki_ca_sign_root(ca, view_of(msg, sizeof(msg)), &sig));
     TRY_OUT(enc_b64(&sig64, buf_view(&sig)));
     TRY_OUT(enc_hex(&hex, view_of(hash, 32)));

@@ -75,22 +75,10 @@ static int make_ca_cert(const X509_NAME *subject, const X509_NAME *issuer,
                         const uint8_t *subject_keyid, const uint8_t *authority_keyid,
                         const GENERAL_NAMES *sans, int64_t now, X509 **out)
 {
-    EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
-    ASN1_OBJECT *server = OBJ_nid2obj(NID_server_auth), *client = OBJ_nid2obj(NID_client_auth);
+    static const uint64_t server_client_auth[] = {1, 2};
+    EXTENDED_KEY_USAGE *eku;
     *out = NULL;
-    bool ok =
-        eku != NULL && server != NULL && client != NULL && sk_ASN1_OBJECT_push(eku, server) > 0;
-    if (ok)
-        server = NULL;
-    ok = ok && sk_ASN1_OBJECT_push(eku, client) > 0;
-    if (ok)
-        client = NULL;
-    ASN1_OBJECT_free(server);
-    ASN1_OBJECT_free(client);
-    if (!ok) {
-        sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
-        FAIL(ERR_NOMEM, "cannot build ExtKeyUsage");
-    }
+    TRY(pki_make_eku(server_client_auth, 2, &eku));
     struct pki_spec s = {
         .subject = subject,
         .issuer = issuer,
@@ -107,7 +95,7 @@ static int make_ca_cert(const X509_NAME *subject, const X509_NAME *issuer,
         .not_after = now + PKI_FOREVER_SECONDS,
     };
     int r = pki_build_cert(&s, out);
-    sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+    pki_free_eku(eku);
     return r;
 }
 

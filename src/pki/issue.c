@@ -288,7 +288,7 @@ static const char *const eku_oids[] = {
     "1.3.6.1.4.1.311.61.1.1", /* MicrosoftKernelCodeSigning */
 };
 
-static int make_eku(const uint64_t *values, size_t count, EXTENDED_KEY_USAGE **out)
+int pki_make_eku(const uint64_t *values, size_t count, EXTENDED_KEY_USAGE **out)
 {
     EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
     *out = NULL;
@@ -310,7 +310,7 @@ static int make_eku(const uint64_t *values, size_t count, EXTENDED_KEY_USAGE **o
     return 0;
 }
 
-static void free_eku(EXTENDED_KEY_USAGE *eku)
+void pki_free_eku(EXTENDED_KEY_USAGE *eku)
 {
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
 }
@@ -390,16 +390,17 @@ int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_templ
     TRY_OUT(make_subject(&t->subject, &subject));
     TRY_OUT(add_template_sans(t, gens));
     if (t->ext_key_usage_count > 0)
-        TRY_OUT(make_eku(t->ext_key_usage, t->ext_key_usage_count, &eku));
-    uint8_t keyid[PKI_KEYID_SIZE];
-    TRY_OUT(pki_keyid(crypto_key_evp(key), keyid));
+        TRY_OUT(pki_make_eku(t->ext_key_usage, t->ext_key_usage_count, &eku));
+    uint8_t keyid[PKI_KEYID_SIZE]; /* as Go: CAs get a SubjectKeyIdentifier (encoding the key costs) */
+    if (t->is_ca)
+        TRY_OUT(pki_keyid(crypto_key_evp(key), keyid));
     struct pki_spec s = {
         .subject = subject,
         .issuer = X509_get_subject_name(ca->marble_root),
         .subject_key = crypto_key_evp(key),
         .signer = ca->intermediate_key,
         .authority_keyid = ca->intermediate_keyid,
-        .subject_keyid = t->is_ca ? keyid : NULL, /* as Go: CAs get a SubjectKeyIdentifier */
+        .subject_keyid = t->is_ca ? keyid : NULL,
         .sans = gens,
         .key_usage = t->key_usage,
         .eku = eku,
@@ -413,7 +414,7 @@ int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_templ
     r = 0;
 out:
     X509_free(x);
-    free_eku(eku);
+    pki_free_eku(eku);
     GENERAL_NAMES_free(gens);
     X509_NAME_free(subject);
     return r;
@@ -429,7 +430,7 @@ static int issue_leaf(const char *cn, const uint64_t *eku_values, size_t eku_cou
     EXTENDED_KEY_USAGE *eku = NULL;
     X509 *x = NULL;
     TRY_OUT(pki_name_cn(cn, &subject));
-    TRY_OUT(make_eku(eku_values, eku_count, &eku));
+    TRY_OUT(pki_make_eku(eku_values, eku_count, &eku));
     s->subject = subject;
     s->eku = eku;
     s->is_ca = false;
@@ -439,7 +440,7 @@ static int issue_leaf(const char *cn, const uint64_t *eku_values, size_t eku_cou
     r = 0;
 out:
     X509_free(x);
-    free_eku(eku);
+    pki_free_eku(eku);
     X509_NAME_free(subject);
     return r;
 }
@@ -500,19 +501,6 @@ int pki_bootstrap_cert(const struct crypto_key *key, const char *const *names, s
     return r;
 }
 
-bool pki_uuid_is_canonical(const char *s)
-{
-    if (s == NULL || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        char c = s[i];
-        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
 /* 1.3.9903.2.1, non-critical, extnValue = the type's raw bytes (not DER-wrapped), as MarbleRun. */
 static int marble_type_ext(const char *marble_type, X509_EXTENSION **out)
 {
@@ -534,7 +522,7 @@ static int marble_type_ext(const char *marble_type, X509_EXTENSION **out)
 int pki_issue_marble_cert(const struct pki_ca *ca, const struct pki_csr *csr, const char *uuid,
                           const char *marble_type, int64_t now, struct buf *cert_der)
 {
-    ENSURE(pki_uuid_is_canonical(uuid), ERR_INVALID_ARG, "the UUID is not in canonical form");
+    ENSURE(uuid_is_canonical(uuid), ERR_INVALID_ARG, "the UUID is not in canonical form");
     size_t type_len = marble_type ? strlen(marble_type) : 0;
     ENSURE(type_len > 0 && type_len <= QY_NAME_MAX, ERR_INVALID_ARG, "marble type of %zu bytes",
            type_len);

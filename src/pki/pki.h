@@ -158,9 +158,6 @@ QY_API int pki_issue_marble_cert(const struct pki_ca *ca, const struct pki_csr *
                                  const char *uuid, const char *marble_type, int64_t now,
                                  struct buf *cert_der) QY_MUST_USE;
 
-/* True when `s` is a UUID in canonical form: 8-4-4-4-12 lowercase hex digits. */
-QY_API bool pki_uuid_is_canonical(const char *s);
-
 /* Certificates from a template (generated secrets, §7.4) -----------------------------------------
  */
 

@@ -45,6 +45,10 @@ int pki_build_cert(const struct pki_spec *s, X509 **out) QY_MUST_USE;
 int pki_x509_der(X509 *x, struct buf *out) QY_MUST_USE;
 /* The key identifier of a public key. */
 int pki_keyid(EVP_PKEY *key, uint8_t out[PKI_KEYID_SIZE]) QY_MUST_USE;
+/* ExtKeyUsage from MarbleRun's numbers (Go's x509.ExtKeyUsage: 1 ServerAuth, 2 ClientAuth, ...);
+ * owned, pki_free_eku (NULL-safe). ERR_CERT for an unknown number. */
+int pki_make_eku(const uint64_t *values, size_t count, EXTENDED_KEY_USAGE **out) QY_MUST_USE;
+void pki_free_eku(EXTENDED_KEY_USAGE *eku);
 /* Appends SANs for `names` to gens: IP-looking entries as IP addresses, others as DNS names. With
  * loopback true, 127.0.0.1 and ::1 come first. */
 int pki_sans_from_names(const char *const *names, size_t count, bool loopback,

@@ -220,7 +220,7 @@ static bool same_definition(const struct sec_value *v, const struct mf_secret *s
            v->user_defined == s->user_defined;
 }
 
-static int base_value(const struct mf_secret *s, struct sec_value *v)
+int sec_value_from_def(const struct mf_secret *s, struct sec_value *v)
 {
     memset(v, 0, sizeof(*v));
     v->name = strdup(s->name);
@@ -263,7 +263,7 @@ int sec_generate_shared(const struct manifest *m, const struct sec_gen *g,
         if (keep_it) {
             TRY_OUT(sec_value_copy(&v, old));
         } else {
-            TRY_OUT(base_value(s, &v));
+            TRY_OUT(sec_value_from_def(s, &v));
             if (!s->user_defined && s->shared && s->type == MF_SECRET_SYMMETRIC_KEY)
                 TRY_OUT(random_key(s, &v));
             else if (!s->user_defined)
@@ -325,11 +325,13 @@ int sec_generate_marble(const struct manifest *m, const struct sec_gen *g,
     sec_set_free(current);
     if (previous != NULL)
         sec_set_free(previous);
-    ENSURE(pki_uuid_is_canonical(mb->uuid), ERR_INVALID_ARG, "the UUID is not in canonical form");
+    ENSURE(uuid_is_canonical(mb->uuid), ERR_INVALID_ARG, "the UUID is not in canonical form");
     ENSURE(mb->marble != NULL && mb->root_secret != NULL, ERR_INVALID_ARG,
            "no marble or root secret");
     const uint8_t *prev_root =
         mb->previous_root_secret ? mb->previous_root_secret : mb->root_secret;
+    /* until the first update with RotateRootSecret both are the same: no second derivation */
+    bool same_root = mem_eq_ct(prev_root, mb->root_secret, SEC_ROOT_SECRET_SIZE);
     jobs = calloc(m->secrets.count + 1, sizeof(*jobs));
     ENSURE(jobs != NULL, ERR_NOMEM, "out of memory");
     int64_t now = g->now ? g->now : qtime_now();
@@ -337,11 +339,13 @@ int sec_generate_marble(const struct manifest *m, const struct sec_gen *g,
         const struct mf_secret *s = &m->secrets.items[i];
         if (s->shared || s->user_defined)
             continue;
-        TRY_OUT(base_value(s, &v));
+        TRY_OUT(sec_value_from_def(s, &v));
         if (s->type == MF_SECRET_SYMMETRIC_KEY) {
             TRY_OUT(derive(s, mb->root_secret, mb, &v));
-            if (previous != NULL) {
-                TRY_OUT(base_value(s, &pv));
+            if (previous != NULL && same_root) {
+                TRY_OUT(sec_set_put(previous, &v));
+            } else if (previous != NULL) {
+                TRY_OUT(sec_value_from_def(s, &pv));
                 TRY_OUT(derive(s, prev_root, mb, &pv));
                 TRY_OUT(sec_set_take(previous, &pv));
             }

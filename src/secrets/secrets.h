@@ -114,7 +114,7 @@ QY_API int sec_generate_shared(const struct manifest *m, const struct sec_gen *g
                                struct sec_set *out) QY_MUST_USE;
 
 struct sec_marble {
-    const char *uuid;                    /* canonical lowercase form (pki_uuid_is_canonical) */
+    const char *uuid;                    /* canonical lowercase form (uuid_is_canonical) */
     const struct mf_marble *marble;      /* its name is the HKDF info unless DisableSecretBinding */
     const uint8_t *root_secret;          /* SEC_ROOT_SECRET_SIZE bytes */
     const uint8_t *previous_root_secret; /* for .Previous.Secrets; NULL: the same as root_secret */

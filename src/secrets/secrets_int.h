@@ -17,6 +17,8 @@ enum mf_secret_type sec_type_from_name(const char *s);
  * most max bytes, appended to out. */
 int sec_json_bytes(const json_t *obj, const char *secret, const char *key, size_t max,
                    struct buf *out) QY_MUST_USE;
+/* A value with the definition's name, type, size, flags and validity; no bytes yet. */
+int sec_value_from_def(const struct mf_secret *s, struct sec_value *v) QY_MUST_USE;
 /* A secret name of 1..QY_NAME_MAX bytes. */
 int sec_check_name(const char *name) QY_MUST_USE;
 

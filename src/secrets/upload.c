@@ -75,14 +75,7 @@ static int parse_one(const struct manifest *m, const char *name, const json_t *o
     json_t *c = js_object_get_ci(obj, "Cert");
     ENSURE(c == NULL || json_is_null(c) || json_is_string(c), ERR_SECRET,
            "secret %s: Cert must be a base64 DER certificate", def->name);
-    memset(v, 0, sizeof(*v));
-    v->name = strdup(def->name);
-    ENSURE(v->name != NULL, ERR_NOMEM, "out of memory");
-    v->type = def->type;
-    v->size = def->size;
-    v->shared = def->shared;
-    v->user_defined = true;
-    v->valid_for = def->valid_for;
+    TRY(sec_value_from_def(def, v)); /* user_defined, checked above */
     TRY_OUT(sec_json_bytes(obj, def->name, "Cert", QY_CERT_DER_MAX_SIZE, &cert));
     TRY_OUT(sec_json_bytes(obj, def->name, "Private", QY_USER_SECRET_MAX_SIZE, &v->private_key));
     TRY_OUT(sec_json_bytes(obj, def->name, "Key", QY_USER_SECRET_MAX_SIZE, &key));

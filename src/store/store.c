@@ -258,13 +258,26 @@ static int swap_sealer(struct store *s, struct sealer *sealer)
     return 0;
 }
 
+/* Under the write lock, in an open or sealed store: `sealer` (taken over) wraps `dek`, which becomes
+ * the store's key, with the metadata (and recovery data and `writes`, when `replace`) written in one
+ * transaction. */
+static int install_key(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct sealer *sealer, bool replace,
+                       const struct view *recovery_data, const struct store_txn *writes)
+{
+    TRY(swap_sealer(s, sealer));
+    TRY(write_metadata(s, dek, replace, recovery_data, writes));
+    memcpy(s->dek, dek, STORE_DEK_SIZE);
+    s->status = STORE_OPEN;
+    return 0;
+}
+
 int store_reset(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view recovery_data,
                 struct sealer *sealer, const struct store_txn *initial)
 {
     int r = ERR_INTERNAL;
     pthread_rwlock_wrlock(&s->lock);
     TRY_OUT(swap_sealer(s, sealer));
-    s->status = STORE_EMPTY;
+    s->status = STORE_EMPTY; /* the old contents are gone */
     TRY_OUT(write_metadata(s, dek, true, &recovery_data, initial));
     memcpy(s->dek, dek, STORE_DEK_SIZE);
     s->status = STORE_OPEN;
@@ -275,6 +288,14 @@ out:
 }
 
 static int txn_push(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev);
+
+static int decrypt_value(struct store *s, const char *key, struct view sealed, struct buf *out)
+{
+    int r = crypto_aead_open(s->dek, view_str(key), sealed, out);
+    ENSURE(r != ERR_CORRUPT, ERR_CORRUPT, "stored value \"%s\" failed authentication", key);
+    return r;
+}
+
 
 /* Collects every user entry's plaintext into a transaction (for store_rekey). */
 struct rekey_ctx {
@@ -290,9 +311,7 @@ static int collect_plain(void *ctx, const char *key, struct view sealed, uint64_
     if (is_reserved(key))
         return 0;
     buf_reset(&c->plain);
-    int r = crypto_aead_open(c->s->dek, view_str(key), sealed, &c->plain);
-    ENSURE(r != ERR_CORRUPT, ERR_CORRUPT, "stored value \"%s\" failed authentication", key);
-    TRY(r);
+    TRY(decrypt_value(c->s, key, sealed, &c->plain));
     return txn_push(c->all, key, buf_view(&c->plain), false, STORE_REV_ANY);
 }
 
@@ -313,9 +332,7 @@ int store_rekey(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view 
         sealer_free(sealer);
         goto out;
     }
-    TRY_OUT(swap_sealer(s, sealer));
-    TRY_OUT(write_metadata(s, dek, true, &recovery_data, c.all));
-    memcpy(s->dek, dek, STORE_DEK_SIZE);
+    TRY_OUT(install_key(s, dek, sealer, true, &recovery_data, c.all));
     r = 0;
 out:
     pthread_rwlock_unlock(&s->lock);
@@ -353,10 +370,7 @@ int store_unlock(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct seal
         sealer_free(sealer);
         goto out;
     }
-    TRY_OUT(swap_sealer(s, sealer));
-    TRY_OUT(write_metadata(s, dek, false, NULL, NULL)); /* re-wrapped here; recovery data kept */
-    memcpy(s->dek, dek, STORE_DEK_SIZE);
-    s->status = STORE_OPEN;
+    TRY_OUT(install_key(s, dek, sealer, false, NULL, NULL)); /* re-wrapped here; recovery data kept */
     r = 0;
 out:
     pthread_rwlock_unlock(&s->lock);
@@ -425,13 +439,6 @@ out:
 }
 
 /* Reading ---------------------------------------------------------------------------------------- */
-
-static int decrypt_value(struct store *s, const char *key, struct view sealed, struct buf *out)
-{
-    int r = crypto_aead_open(s->dek, view_str(key), sealed, out);
-    ENSURE(r != ERR_CORRUPT, ERR_CORRUPT, "stored value \"%s\" failed authentication", key);
-    return r;
-}
 
 int store_get(struct store *s, const char *key, struct buf *out, uint64_t *rev)
 {

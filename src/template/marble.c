@@ -41,24 +41,39 @@ int tpl_segments_fill(const struct tpl_segment *segs, size_t count, struct view 
                (int)s->kind);
         ENSURE(private_key_pkcs8.size > 0, ERR_INVALID_ARG,
                "no private key to fill the template with");
-        switch (s->encoding) {
-        case TPL_KEY_PEM:
-            TRY(enc_pem(out, "PRIVATE KEY", private_key_pkcs8));
-            break;
-        case TPL_KEY_RAW:
-            TRY(buf_append_view(out, private_key_pkcs8));
-            break;
-        case TPL_KEY_HEX:
-            TRY(enc_hex(out, private_key_pkcs8));
-            break;
-        case TPL_KEY_BASE64:
-            TRY(enc_b64(out, private_key_pkcs8));
-            break;
-        default:
-            FAIL(ERR_INVALID_ARG, "unknown key encoding %d", (int)s->encoding);
-        }
+        TRY(tpl_key_encode(s->encoding, private_key_pkcs8, out));
     }
     return 0;
+}
+
+const char *tpl_key_encoding_name(enum tpl_key_encoding e)
+{
+    return (unsigned)e <= TPL_KEY_BASE64 ? tpl_func_names[e] : "unknown";
+}
+
+int tpl_key_encoding_parse(const char *name, enum tpl_key_encoding *out)
+{
+    for (unsigned e = TPL_KEY_PEM; e <= TPL_KEY_BASE64; e++)
+        if (strcmp(name, tpl_func_names[e]) == 0) {
+            *out = (enum tpl_key_encoding)e;
+            return 0;
+        }
+    FAIL(ERR_BAD_REQUEST, "unknown private key encoding \"%.16s\"", name);
+}
+
+int tpl_key_encode(enum tpl_key_encoding e, struct view private_key_pkcs8, struct buf *out)
+{
+    switch (e) {
+    case TPL_KEY_PEM:
+        return enc_pem(out, "PRIVATE KEY", private_key_pkcs8);
+    case TPL_KEY_RAW:
+        return buf_append_view(out, private_key_pkcs8);
+    case TPL_KEY_HEX:
+        return enc_hex(out, private_key_pkcs8);
+    case TPL_KEY_BASE64:
+        return enc_b64(out, private_key_pkcs8);
+    }
+    FAIL(ERR_INVALID_ARG, "unknown key encoding %d", (int)e);
 }
 
 /* Rendering a marble -------------------------------------------------------------------------- */

@@ -133,6 +133,12 @@ QY_API bool tpl_segments_literal(const struct tpl_segment *segs, size_t count, s
  * marble's own key, PKCS#8 DER) in the hole's encoding - what the premain does. */
 QY_API int tpl_segments_fill(const struct tpl_segment *segs, size_t count,
                              struct view private_key_pkcs8, struct buf *out) QY_MUST_USE;
+/* The wire names of the key encodings, those of the template functions: "pem", "raw", "hex",
+ * "base64". Parsing an unknown name is ERR_BAD_REQUEST. */
+QY_API const char *tpl_key_encoding_name(enum tpl_key_encoding e);
+QY_API int tpl_key_encoding_parse(const char *name, enum tpl_key_encoding *out) QY_MUST_USE;
+/* `private_key_pkcs8` (borrowed) in encoding `e`, appended to out: how a hole is filled. */
+QY_API int tpl_key_encode(enum tpl_key_encoding e, struct view private_key_pkcs8, struct buf *out) QY_MUST_USE;
 
 /* The dry run (§2.4) -------------------------------------------------------------------------- */
 

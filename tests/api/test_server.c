@@ -22,11 +22,11 @@ static void echo(void *ctx, struct api_request *req, struct api_response *resp)
     for (size_t i = 0; api_req_query(req, "s", i) != NULL; i++)
         json_array_append_new(q, json_string(api_req_query(req, "s", i)));
     struct view body = api_req_body(req);
-    seen.peer_certs = api_req_peer_cert_count(req);
+    struct view leaf = api_req_peer_leaf(req);
+    seen.peer_certs = leaf.size > 0;
     buf_reset(&seen.peer);
-    if (seen.peer_certs > 0)
-        if (buf_append_view(&seen.peer, api_req_peer_cert(req, 0)) < 0)
-            abort();
+    if (buf_append_view(&seen.peer, leaf) < 0)
+        abort();
     if (api_req_tls_exporter(req, "EXPORTER-test", seen.exporter, 32) < 0)
         abort();
     api_jsend_success(resp, json_pack("{s:s,s:s,s:o,s:s#}", "method", api_req_method(req) == API_POST ? "POST" : "GET",

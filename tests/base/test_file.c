@@ -81,6 +81,11 @@ Test(file, read_enforces_limit_and_reports_missing, .init = setup, .fini = teard
     struct buf b = BUF_INIT;
     cr_assert_eq(file_read(path, 9, &b), ERR_TOO_LARGE);
     cr_assert_eq(b.size, 0);
+    cr_assert_null(b.ptr, "what it allocated is freed: a caller may return at once");
+    cr_assert_eq(buf_append_str(&b, "kept"), 0);
+    cr_assert_eq(file_read(path, 9, &b), ERR_TOO_LARGE);
+    cr_assert(view_eq(buf_view(&b), view_str("kept")), "earlier contents stay");
+    buf_reset(&b);
     cr_assert_eq(file_read(path, 10, &b), 0);
     buf_reset(&b);
     snprintf(path, sizeof(path), "%s/missing", dir);

@@ -164,3 +164,41 @@ Test(timefmt, rfc3339_rejects_malformed)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_lt(qtime_parse_rfc3339(bad[i], &t), 0, "accepted \"%s\"", bad[i]);
 }
+
+Test(uuid, every_go_form_gives_the_canonical_one)
+{
+    const char *forms[] = {"0D5FBD3E-3B0D-4B6C-BB7E-0E3C3A1F2B4D", "0d5fbd3e3b0d4b6cbb7e0e3c3a1f2b4d",
+                           "{0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d}", "urn:uuid:0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d",
+                           "URN:UUID:0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d"};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char out[UUID_TEXT_SIZE];
+        cr_assert_eq(uuid_canonical(forms[i], out), 0, "%s", forms[i]);
+        cr_assert_str_eq(out, "0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d");
+    }
+    uint8_t b[16];
+    cr_assert_eq(uuid_parse("0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d", b), 0);
+    cr_assert_eq(b[0], 0x0d);
+    cr_assert_eq(b[15], 0x4d);
+}
+
+Test(uuid, malformed_ones_are_refused)
+{
+    const struct {
+        const char *in, *why;
+    } bad[] = {
+        {"", "invalid UUID length: 0"},
+        {"0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4", "invalid UUID length: 35"},
+        {"0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4dd", "invalid UUID length: 37"},
+        {"0d5fbd3e+3b0d-4b6c-bb7e-0e3c3a1f2b4d", "invalid UUID format"},
+        {"0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4g", "invalid UUID format"},
+        {"0d5fbd3e3b0d-4b6c-bb7e-0e3c3a1f2b4d-", "invalid UUID format"},
+        {"{0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d)", "invalid UUID length: 38"},
+        {"urn:uuid:0d5fbd3e3b0d4b6cbb7e0e3c3a1f2b4d", "invalid UUID length: 41"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char out[UUID_TEXT_SIZE];
+        cr_assert_eq(uuid_canonical(bad[i].in, out), ERR_SYNTAX, "%s", bad[i].in);
+        cr_assert_str_eq(err_detail(ERR_SYNTAX), bad[i].why, "%s", bad[i].in);
+        cr_assert_str_eq(out, "");
+    }
+}

@@ -493,9 +493,17 @@ Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
     struct api_activation *act;
     activate_ok("frontend", NULL, &act);
     api_activation_free(act);
+    for (int i = 0; i < 3; i++) { /* types the manifest does not have share one label */
+        char type[32];
+        snprintf(type, sizeof(type), "junk%d", i);
+        cr_assert_eq(qc_activate(&q, type, NULL, "0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d", &act), ERR_POLICY);
+    }
     buf_reset(&m);
     metrics(q.metrics_port, &m);
     cr_assert(strstr((const char *)m.ptr, "coordinator_state 3") != NULL);
+    cr_assert(strstr((const char *)m.ptr, "coordinator_marble_activations_total{type=\"unknown\",result=\"refused\"} 3") != NULL,
+              "%s", (const char *)m.ptr);
+    cr_assert(strstr((const char *)m.ptr, "junk") == NULL);
     cr_assert(strstr((const char *)m.ptr, "coordinator_marble_activations_total{type=\"frontend\",result=\"ok\"} 1") != NULL,
               "%s", (const char *)m.ptr);
     cr_assert(strstr((const char *)m.ptr, "quarry_http_request_duration_seconds_count{server=\"client\",route=\"/api/v2/manifest\"")

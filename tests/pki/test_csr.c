@@ -297,9 +297,9 @@ Test(csr, marble_cert_argument_checks)
         pki_issue_marble_cert(shared_ca, c, "F0E1D2C3-B4A5-4697-8899-AABBCCDDEEFF", "m", 0, &leaf),
         ERR_INVALID_ARG);
     cr_assert_eq(pki_issue_marble_cert(shared_ca, c, uuid, "", 0, &leaf), ERR_INVALID_ARG);
-    cr_assert(pki_uuid_is_canonical(uuid));
-    cr_assert_not(pki_uuid_is_canonical("f0e1d2c3b4a546978899aabbccddeeff"));
-    cr_assert_not(pki_uuid_is_canonical("f0e1d2c3-b4a5-4697-8899-aabbccddeefg"));
+    cr_assert(uuid_is_canonical(uuid));
+    cr_assert_not(uuid_is_canonical("f0e1d2c3b4a546978899aabbccddeeff"));
+    cr_assert_not(uuid_is_canonical("f0e1d2c3-b4a5-4697-8899-aabbccddeefg"));
     cr_assert_eq(leaf.size, 0);
     pki_csr_free(c);
     crypto_key_free(k);

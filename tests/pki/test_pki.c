@@ -531,3 +531,53 @@ Test(template, fields_as_requested_and_chain_verifies)
     crypto_key_free(k);
     pki_ca_free(ca);
 }
+
+/* Certificates a marble presents (monotonic counters): only a marble certificate of the current
+ * intermediate, valid now, names a marble; everything else is refused with its reason. */
+Test(peer, marble_certificates_from_outside)
+{
+    struct pki_ca *ca = new_ca(PKI_CURVE_P256), *rot = NULL;
+    cr_assert_eq(pki_ca_rotate_intermediate(ca, 0, &rot), 0);
+    struct crypto_key *k = NULL;
+    struct buf csr = BUF_INIT, leaf = BUF_INIT, server = BUF_INIT, longer = BUF_INIT;
+    struct pki_csr *c = NULL;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &k), 0);
+    cr_assert_eq(pki_csr_build(k, NULL, 0, &csr), 0);
+    cr_assert_eq(pki_csr_parse(buf_view(&csr), &c), 0);
+    cr_assert_eq(pki_issue_marble_cert(ca, c, uuid, "web", 0, &leaf), 0);
+    struct pki_server_options so = {NULL, NULL, 0, 0, 0};
+    cr_assert_eq(pki_issue_server_cert(ca, PKI_SIGNER_INTERMEDIATE, k, &so, &server), 0);
+    cr_assert_eq(buf_append_view(&longer, buf_view(&leaf)), 0);
+    cr_assert_eq(buf_append_byte(&longer, 0), 0);
+    struct pki_marble_identity id;
+    cr_assert_eq(pki_ca_verify_marble_cert(ca, buf_view(&leaf), 0, &id), 0);
+    cr_assert_str_eq(id.common_name, uuid);
+    cr_assert_str_eq(id.marble_type, "web");
+    const struct {
+        const struct pki_ca *ca;
+        struct view der;
+        int64_t now;
+        int code;
+        const char *why;
+    } bad[] = {
+        {ca, VIEW_EMPTY, 0, ERR_CERT, "certificate of 0 bytes"},
+        {ca, view_str("not DER"), 0, ERR_CERT, "the certificate does not parse"},
+        {ca, buf_view(&longer), 0, ERR_CERT, "trailing bytes after the certificate"},
+        {rot, buf_view(&leaf), 0, ERR_BAD_SIGNATURE, "not issued by the Coordinator's current intermediate"},
+        {ca, pki_ca_root_der(ca), 0, ERR_BAD_SIGNATURE, "not issued by the Coordinator's current intermediate"},
+        {ca, buf_view(&leaf), 1, ERR_EXPIRED, "the certificate is not valid now"},
+        {ca, pki_ca_marble_root_der(ca), 0, ERR_CERT, "a CA certificate is not a marble's"},
+        {ca, buf_view(&server), 0, ERR_CERT, "marble type"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int r = pki_ca_verify_marble_cert(bad[i].ca, bad[i].der, bad[i].now, &id);
+        cr_assert_eq(r, bad[i].code, "case %zu: %s: %s", i, err_name(r), err_detail(r));
+        cr_assert(strstr(err_detail(r), bad[i].why) != NULL, "case %zu: %s", i, err_detail(r));
+        cr_assert_str_eq(id.common_name, "");
+    }
+    pki_csr_free(c);
+    crypto_key_free(k);
+    buf_free(&csr), buf_free(&leaf), buf_free(&server), buf_free(&longer);
+    pki_ca_free(ca);
+    pki_ca_free(rot);
+}

@@ -446,3 +446,23 @@ Test(lang, nul_in_env_text)
     tpl_free(t);
     arena_free(&a);
 }
+
+/* The wire names of the key holes (the Coordinator writes them, the marble parses them). */
+Test(template, key_encoding_names_round_trip_and_unknown_ones_are_refused)
+{
+    for (unsigned e = TPL_KEY_PEM; e <= TPL_KEY_BASE64; e++) {
+        enum tpl_key_encoding back;
+        cr_assert_eq(tpl_key_encoding_parse(tpl_key_encoding_name((enum tpl_key_encoding)e), &back), 0);
+        cr_assert_eq(back, e);
+    }
+    enum tpl_key_encoding out;
+    const char *bad[] = {"", "PEM", "string", "base64 ", "der"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(tpl_key_encoding_parse(bad[i], &out), ERR_BAD_REQUEST, "%s", bad[i]);
+        cr_assert(strstr(err_detail(ERR_BAD_REQUEST), "unknown private key encoding") != NULL);
+    }
+    struct buf b = BUF_INIT;
+    cr_assert_eq(tpl_key_encode(TPL_KEY_HEX, view_str("\x01\xab"), &b), 0);
+    cr_assert(view_eq(buf_view(&b), view_str("01ab")));
+    buf_free(&b);
+}

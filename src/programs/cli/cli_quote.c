@@ -114,10 +114,8 @@ static int cmd_verify(int argc, char **argv)
     }
     if (as_json) {
         json_t *j = NULL;
-        struct buf text = BUF_INIT;
-        if (att_result_to_json(&res, &j) == 0 && js_dump(&text, j, JSON_INDENT(2)) == 0)
-            printf("%.*s\n", (int)text.size, (const char *)text.ptr);
-        buf_free(&text);
+        if (att_result_to_json(&res, &j) == 0)
+            (void)cli_print_json(j);
         json_decref(j);
     } else {
         print_text(pos[0], &res);
