@@ -136,6 +136,10 @@ struct att_quote {
  * versions, key types or TEE types. Certification data types 1-5 are parsed; whether they can be
  * verified is att_verify()'s business. `out` borrows `in`. */
 QY_API int att_quote_parse(struct view in, struct att_quote *out) QY_MUST_USE;
+/* The DCAP quote inside an OpenEnclave remote-report envelope (u32 version 1, u32 type 2 - SGX
+ * remote -, u64 quote size, little-endian; MarbleRun's marbles and Coordinator send quotes so), or
+ * `q` itself when it is not exactly such an envelope. Borrows `q`. */
+QY_API struct view att_strip_oe_envelope(struct view q);
 
 /* The SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1, dcap.md §5). */
 enum att_pck_ca { ATT_PCK_CA_PROCESSOR, ATT_PCK_CA_PLATFORM };

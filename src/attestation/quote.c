@@ -254,3 +254,14 @@ int att_quote_parse(struct view in, struct att_quote *q)
         return parse_sig_data_v3(&sig, q);
     return parse_sig_data_v4(&sig, q);
 }
+
+struct view att_strip_oe_envelope(struct view q)
+{
+    struct rd r = rd_init(q);
+    uint32_t version, type;
+    uint64_t len;
+    struct view quote;
+    bool oe = rd_u32le(&r, &version) == 0 && rd_u32le(&r, &type) == 0 && rd_u64le(&r, &len) == 0 &&
+              version == 1 && type == 2 && len == q.size - 16 && rd_bytes(&r, (size_t)len, &quote) == 0;
+    return oe ? quote : q;
+}

@@ -1,5 +1,7 @@
 #include "enc.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int hex_append(struct buf *out, struct view in, const char *digits)
@@ -200,4 +202,15 @@ bad:
     if (bad_offset != NULL)
         *bad_offset = i;
     return false;
+}
+
+int enc_dec_u64(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+    ENSURE(end != NULL && *end == '\0' && errno == 0 && v >= min && v <= max, ERR_RANGE,
+           "%s must be a number from %llu to %llu", what, (unsigned long long)min, (unsigned long long)max);
+    *out = v;
+    return 0;
 }

@@ -22,6 +22,10 @@ QY_API int enc_b64_decode(struct buf *out, struct view in) QY_MUST_USE;
 /* URL-safe alphabet, no padding (JWS-style, used for tokens and nonces). */
 QY_API int enc_b64url(struct buf *out, struct view in) QY_MUST_USE;
 
+/* A decimal number from min to max, digits only (no sign, no space, nothing after), for options
+ * and environment variables: ERR_RANGE naming `what` and the range otherwise. */
+QY_API int enc_dec_u64(const char *what, const char *s, uint64_t min, uint64_t max, uint64_t *out) QY_MUST_USE;
+
 /* True when `in` is well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF);
  * otherwise *bad_offset is where it goes wrong. */
 QY_API bool enc_utf8_valid(struct view in, size_t *bad_offset);

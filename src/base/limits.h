@@ -71,6 +71,8 @@
 #define QY_ATT_TCB_LEVELS_MAX 256
 #define QY_ATT_MODULE_IDS_MAX 16
 #define QY_ATT_ADVISORIES_MAX 64
+/* AcceptedTCBStatuses of a policy: there are eight TCB statuses; 16 leaves room for new ones. */
+#define QY_ATT_ACCEPTED_STATUSES_MAX 16
 #define QY_ATT_ADVISORY_ID_MAX 32
 /* Insecure extra trusted roots (emulated testkit roots): a test setup needs one or two. */
 #define QY_ATT_EXTRA_ROOTS_MAX 8
@@ -107,6 +109,9 @@
 #define QY_CSR_MAX_SANS 64
 /* A DNS name in a SAN: RFC 1035 caps a name at 253 characters. */
 #define QY_DNS_NAME_MAX 253
+/* Event-loop threads of one Coordinator server (--client-threads, --mesh-threads): more than a few
+ * per core only costs memory. */
+#define QY_SERVER_THREADS_MAX 256
 /* EDG_COORDINATOR_DNS_NAMES: the names in the Coordinator's own certificates (loopback IPs added). */
 #define QY_DNS_NAMES_MAX 32
 /* SANs, e-mail addresses and URIs of one generated certificate secret (from the manifest). */

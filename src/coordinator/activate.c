@@ -28,18 +28,6 @@ void coord_activation_response_free(struct coord_activation_response *a)
     free(a);
 }
 
-/* MarbleRun's marbles wrap the DCAP quote in the OpenEnclave remote-report envelope. */
-struct view coord_strip_oe_envelope(struct view q)
-{
-    struct rd r = rd_init(q);
-    uint32_t version, type;
-    uint64_t len;
-    struct view quote;
-    bool oe = rd_u32le(&r, &version) == 0 && rd_u32le(&r, &type) == 0 && rd_u64le(&r, &len) == 0 &&
-              version == 1 && type == 2 && len == q.size - 16 && rd_bytes(&r, (size_t)len, &quote) == 0;
-    return oe ? quote : q;
-}
-
 /* The package's policy, with its SecurityVersion as raised by package updates. */
 static void policy_of(const struct coord_mf *mf, const struct mf_package *p, struct att_policy *out)
 {
@@ -82,7 +70,7 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
         return 0; /* MarbleRun's simulation mode: quotes are neither required nor checked */
     ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
     struct att_result res;
-    TRY(att_verify(c->cfg.verifier, coord_strip_oe_envelope(req->quote), coord_now(c), &res));
+    TRY(att_verify(c->cfg.verifier, att_strip_oe_envelope(req->quote), coord_now(c), &res));
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t expect[64];

@@ -157,6 +157,5 @@ void coord_svns_free(struct coord_mf *mf);
 int coord_svns_load(struct coord *c, struct coord_mf *mf) QY_MUST_USE;
 
 /* The DCAP quote inside MarbleRun's OpenEnclave envelope, or q itself (activate.c). */
-struct view coord_strip_oe_envelope(struct view q);
 
 #endif

@@ -187,6 +187,14 @@ Test(server, no_identity_no_handshake_then_identity_swap)
     c = client(s, "", ""); /* still trusts only the old certificate */
     cr_assert_eq(api_client_call(c, API_GET, "/", VIEW_EMPTY, &status, &out), ERR_NETWORK);
     api_client_free(c);
+    struct buf pem2 = BUF_INIT; /* a client that trusts the new one is served */
+    cr_assert_eq(enc_pem(&pem2, "CERTIFICATE", buf_view(&cert2)), 0);
+    snprintf(server_pem, sizeof(server_pem), "%.*s", (int)pem2.size, (const char *)pem2.ptr);
+    c = client(s, "", "");
+    json_decref(call(c, API_GET, "/", "", 200));
+    api_client_free(c);
+    snprintf(server_pem, sizeof(server_pem), "%s", old_pem);
+    buf_free(&pem2);
     crypto_key_free(k2);
     buf_free(&cert2), buf_free(&out);
     stop(s);

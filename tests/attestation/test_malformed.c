@@ -422,3 +422,20 @@ Test(malformed, collateral_documents)
     buf_free(&qe);
     at_kit_free(&k);
 }
+
+/* The OpenEnclave envelope is taken off only when it is exactly one: anything else is left to the
+ * quote parser, which refuses it with its own reason. */
+Test(malformed, oe_envelope_only_when_exact)
+{
+    uint8_t in[20] = {1, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 'q', 'u', 'o', 't'};
+    struct view v = att_strip_oe_envelope(view_of(in, 20));
+    cr_assert(view_eq(v, view_str("quot")));
+    cr_assert_eq(att_strip_oe_envelope(view_of(in, 19)).size, 19, "length field does not match");
+    cr_assert_eq(att_strip_oe_envelope(view_of(in, 15)).size, 15, "shorter than the header");
+    in[0] = 3;
+    cr_assert_eq(att_strip_oe_envelope(view_of(in, 20)).size, 20, "another version");
+    in[0] = 1, in[4] = 1;
+    cr_assert_eq(att_strip_oe_envelope(view_of(in, 20)).size, 20, "another report type");
+    in[4] = 2, in[15] = 0x80;
+    cr_assert_eq(att_strip_oe_envelope(view_of(in, 20)).size, 20, "a huge length");
+}

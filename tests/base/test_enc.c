@@ -101,3 +101,19 @@ Test(enc, utf8_validation)
     cr_assert_not(enc_utf8_valid(view_str("ab\xff" "cd"), &at));
     cr_assert_eq(at, 2);
 }
+
+Test(enc, decimal_options_are_digits_in_range)
+{
+    uint64_t v = 7;
+    cr_assert_eq(enc_dec_u64("--n", "16", 1, 256, &v), 0);
+    cr_assert_eq(v, 16);
+    cr_assert_eq(enc_dec_u64("--n", "18446744073709551615", 0, UINT64_MAX, &v), 0);
+    cr_assert_eq(v, UINT64_MAX);
+    const char *bad[] = {"", "0", "257", "abc", "16x", " 16", "+16", "-1", "1e3", "18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = 7;
+        cr_assert_eq(enc_dec_u64("--n", bad[i], 1, 256, &v), ERR_RANGE, "\"%s\"", bad[i]);
+        cr_assert_str_eq(err_detail(ERR_RANGE), "--n must be a number from 1 to 256");
+        cr_assert_eq(v, 7, "untouched");
+    }
+}

@@ -110,3 +110,36 @@ Test(cli_client, refuses_a_coordinator_that_fails_the_policy, .init = setup, .fi
     CONTAINS(t, "WARNING: --insecure");
     buf_free(&t);
 }
+
+/* A policy member of the wrong type would silently drop a check on the Coordinator: refused. */
+Test(cli_client, a_malformed_policy_is_refused_not_weakened, .init = setup, .fini = teardown, .timeout = 120)
+{
+    static const char signer[] = "\"SignerID\":\"d91c2b1a4ffd7cac4e6cc564d3afd3c642321a230a1597e0dfe127839049cd02\"";
+    const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"{$,\"ProductID\":\"1\",\"SecurityVersion\":1}", "the policy's ProductID must be an unsigned integer, got string"},
+        {"{$,\"ProductID\":1,\"SecurityVersion\":-1}", "the policy's SecurityVersion must be an unsigned integer"},
+        {"{$,\"Debug\":\"false\"}", "the policy's Debug must be a boolean, got string"},
+        {"{$,\"AcceptedTCBStatuses\":\"UpToDate\"}", "the policy's AcceptedTCBStatuses must be an array"},
+        {"{$,\"AcceptedTCBStatuses\":[1]}", "AcceptedTCBStatuses must be strings"},
+        {"{\"coordinator\":\"x\"}", "expected a JSON object"},
+        {"{\"UniqueID\":3}", "the policy's UniqueID must be a string, got number"},
+    };
+    struct buf t = BUF_INIT;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[512], policy[400], args[2048];
+        const char *hole = strchr(bad[i].body, '$'); /* where the SignerID goes */
+        if (hole != NULL)
+            snprintf(body, sizeof(body), "%.*s%s%s", (int)(hole - bad[i].body), bad[i].body, signer, hole + 1);
+        else
+            snprintf(body, sizeof(body), "%s", bad[i].body);
+        snprintf(policy, sizeof(policy), "%s/bad%zu.json", q.dir, i);
+        cr_assert_eq(file_write_atomic(policy, view_str(body), 0600), 0);
+        snprintf(args, sizeof(args), "status --coordinator %s --policy %s --collateral %s --insecure-extra-root %s/root_ca.pem",
+                 q.client_addr, policy, q.kit, q.kit);
+        cr_assert_neq(quarry(args, false, &t), 0, "%s: %s", body, (const char *)t.ptr);
+        CONTAINS(t, bad[i].why);
+    }
+    buf_free(&t);
+}

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -509,4 +510,39 @@ Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
     cr_assert(strstr((const char *)m.ptr, "quarry_http_request_duration_seconds_count{server=\"client\",route=\"/api/v2/manifest\"")
               != NULL);
     buf_free(&m);
+}
+
+/* Settings from outside (flags and EDG_/QUARRY_ variables) are checked before anything starts: a
+ * bad one stops the daemon with its reason, never a silent default. */
+Test(e2e, bad_settings_stop_the_start_with_their_reason, .fini = teardown, TIMEOUT)
+{
+    qc_init(&q, NULL);
+    char many[64 * 4];
+    size_t w = 0;
+    for (int i = 0; i < 33; i++)
+        w += (size_t)snprintf(many + w, sizeof(many) - w, "%sn%d", i ? "," : "", i);
+    const struct {
+        const char *args, *why;
+    } bad[] = {
+        {"--mesh-threads 0", "--mesh-threads must be a number from 1 to 256"},
+        {"--client-threads abc", "--client-threads must be a number from 1 to 256"},
+        {"--mesh-threads 1000", "--mesh-threads must be a number from 1 to 256"},
+        {"--dns-names ", "--dns-names: 33 names, the limit is 32"},
+        {"--log-level loud", "log"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char cmd[4096], log[400];
+        snprintf(log, sizeof(log), "%s/bad.log", q.dir);
+        snprintf(cmd, sizeof(cmd),
+                 "%s/src/programs/coordinator/quarry-coordinator --data-dir %s --attestation emulated:%s "
+                 "--client-addr 127.0.0.1:0 --mesh-addr 127.0.0.1:0 %s%s >%s 2>&1",
+                 getenv("QY_BUILD_DIR"), q.data, q.kit, bad[i].args, i == 3 ? many : "", log);
+        int st = system(cmd);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "%s: status %d", bad[i].args, st);
+        struct buf out = BUF_INIT;
+        qt_read(log, &out);
+        cr_assert_eq(buf_terminate(&out), 0);
+        cr_assert(strstr((const char *)out.ptr, bad[i].why) != NULL, "%s: %s", bad[i].args, (const char *)out.ptr);
+        buf_free(&out);
+    }
 }

@@ -27,7 +27,7 @@ struct cli_cmd {
 int cli_dispatch(const struct cli_cmd *table, size_t count, const char *prog, int argc, char **argv);
 int cli_usage_error(const char *usage, const char *fmt, ...) QY_PRINTF(2, 3);
 
-/* Options parsing: flags start with "--"; the rest are positional. Unknown flags are usage errors. */
+/* Options parsing: flags start with "-" ("--json", "-o"); the rest are positional. Unknown flags are usage errors. */
 struct cli_opt {
     const char *name;  /* "--json" */
     bool takes_value;

@@ -55,6 +55,21 @@ static int cache_path(const char *address, char *out, size_t size)
     return 0;
 }
 
+/* A member of the policy, case-insensitive as MarbleRun's: NULL when absent; present with the wrong
+ * JSON type is an error - silently dropping it would drop a check on the Coordinator. */
+static int policy_member(const json_t *pkg, const char *name, json_type type, const json_t **out)
+{
+    const json_t *v = js_object_get_ci(pkg, name);
+    *out = v;
+    bool ok = v == NULL || json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v));
+    ENSURE(ok && (type != JSON_INTEGER || json_integer_value(v) >= 0), ERR_TYPE,
+           "the policy's %s must be %s, got %s", name,
+           type == JSON_STRING ? "a string" : type == JSON_INTEGER ? "an unsigned integer"
+                                            : type == JSON_ARRAY ? "an array" : "a boolean",
+           js_type_name(v));
+    return 0;
+}
+
 /* The package identity the Coordinator must have: a MarbleRun era config ({"coordinator": {...}})
  * or a bare package object, in MarbleRun's field names. */
 static int load_policy(const char *file, json_t **out, struct att_policy *p)
@@ -69,26 +84,29 @@ static int load_policy(const char *file, json_t **out, struct att_policy *p)
     *out = j;
     json_t *pkg = js_object_get_ci(j, "coordinator");
     pkg = pkg ? pkg : j;
+    ENSURE(json_is_object(pkg), ERR_TYPE, "%s: expected a JSON object", file);
     memset(p, 0, sizeof(*p));
-    json_t *v;
-    if ((v = js_object_get_ci(pkg, "Debug")) != NULL)
-        p->debug = json_is_true(v);
-    if ((v = js_object_get_ci(pkg, "UniqueID")) != NULL)
-        p->unique_id = json_string_value(v);
-    if ((v = js_object_get_ci(pkg, "SignerID")) != NULL)
-        p->signer_id = json_string_value(v);
-    if ((v = js_object_get_ci(pkg, "ProductID")) != NULL && json_is_integer(v))
-        p->has_product_id = true, p->product_id = (uint64_t)json_integer_value(v);
-    if ((v = js_object_get_ci(pkg, "SecurityVersion")) != NULL && json_is_integer(v))
-        p->has_security_version = true, p->security_version = (uint64_t)json_integer_value(v);
+    const json_t *debug, *unique, *signer, *product, *svn, *acc, *v;
+    TRY(policy_member(pkg, "Debug", JSON_TRUE, &debug));
+    TRY(policy_member(pkg, "UniqueID", JSON_STRING, &unique));
+    TRY(policy_member(pkg, "SignerID", JSON_STRING, &signer));
+    TRY(policy_member(pkg, "ProductID", JSON_INTEGER, &product));
+    TRY(policy_member(pkg, "SecurityVersion", JSON_INTEGER, &svn));
+    TRY(policy_member(pkg, "AcceptedTCBStatuses", JSON_ARRAY, &acc));
+    p->debug = json_is_true(debug);
+    p->unique_id = json_string_value(unique);
+    p->signer_id = json_string_value(signer);
+    p->has_product_id = product != NULL, p->product_id = (uint64_t)json_integer_value(product);
+    p->has_security_version = svn != NULL, p->security_version = (uint64_t)json_integer_value(svn);
     ENSURE((p->unique_id && p->unique_id[0]) || (p->signer_id && p->signer_id[0]), ERR_INVALID_ARG,
            "%s names neither UniqueID nor SignerID of the Coordinator", file);
-    static const char *statuses[16];
-    json_t *acc = js_object_get_ci(pkg, "AcceptedTCBStatuses");
+    static const char *statuses[QY_ATT_ACCEPTED_STATUSES_MAX];
     size_t i;
+    ENSURE(json_array_size(acc) <= QY_ATT_ACCEPTED_STATUSES_MAX, ERR_TOO_LARGE,
+           "the policy accepts %zu TCB statuses, the limit is %u", json_array_size(acc), QY_ATT_ACCEPTED_STATUSES_MAX);
     json_array_foreach(acc, i, v) {
-        if (i < 16 && json_is_string(v))
-            statuses[p->accepted_tcb_status_count++] = json_string_value(v);
+        ENSURE(json_is_string(v), ERR_TYPE, "the policy's AcceptedTCBStatuses must be strings");
+        statuses[p->accepted_tcb_status_count++] = json_string_value(v);
     }
     p->accepted_tcb_statuses = statuses;
     return 0;
@@ -134,12 +152,6 @@ static int root_of_chain(const char *chain, struct buf *der, struct buf *pem)
     return buf_append_str(pem, last);
 }
 
-/* The quote is the OE envelope around a DCAP quote; strip it. */
-static struct view dcap_of(struct view q)
-{
-    return q.size > 16 && q.ptr[0] == 1 && q.ptr[4] == 2 ? view_of(q.ptr + 16, q.size - 16) : q;
-}
-
 static int check_quote(struct cli_conn *c, struct view quote, struct view root_der, struct view nonce)
 {
     struct att_verifier *v = NULL;
@@ -151,7 +163,7 @@ static int check_quote(struct cli_conn *c, struct view quote, struct view root_d
     TRY_OUT(load_policy(c->policy_file, &pj, &policy));
     ENSURE_OUT(quote.size > 0, ERR_ATTESTATION, "the Coordinator sent no quote (simulation mode?); use --insecure");
     TRY_OUT(make_verifier(c, &v));
-    TRY_OUT(att_verify(v, dcap_of(quote), qtime_now(), &res));
+    TRY_OUT(att_verify(v, att_strip_oe_envelope(quote), qtime_now(), &res));
     ENSURE_OUT(res.verified, ERR_ATTESTATION, "the Coordinator's quote does not verify: %s: %s",
                att_step_name(res.failed_step), res.detail);
     uint8_t want[64] = {0};

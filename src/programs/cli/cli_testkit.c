@@ -24,12 +24,10 @@ static size_t split(char *s, char **out, size_t max)
 static int parse_uint(const char *usage, const char *what, const char *s, unsigned long max,
                       unsigned long *out)
 {
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = s[0] >= '0' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
-    if (end == NULL || *end != '\0' || errno != 0 || v > max)
-        return cli_usage_error(usage, "%s must be a number from 0 to %lu", what, max);
-    *out = v;
+    uint64_t v;
+    if (enc_dec_u64(what, s, 0, max, &v) < 0)
+        return cli_usage_error(usage, "%s", err_detail(ERR_RANGE));
+    *out = (unsigned long)v;
     return CLI_OK;
 }
 
@@ -149,14 +147,9 @@ static int cmd_quote(int argc, char **argv)
         {"--isvprodid", true, &prod, NULL}, {"--isvsvn", true, &svn, NULL},
         {"--debug", false, NULL, &debug},   {"--report-data", true, &rd, NULL},
         {"--fault", true, &faults, NULL},   {"--out", true, &out, NULL},
+        {"-o", true, &out, NULL},
     };
-    /* -o is the documented spelling; cli_parse knows only long options. */
-    char *args[64];
-    if (argc > (int)QY_ARRAY_LEN(args))
-        return cli_usage_error(usage, "too many arguments");
-    for (int i = 0; i < argc; i++)
-        args[i] = strcmp(argv[i], "-o") == 0 ? (char *)"--out" : argv[i];
-    int rc = cli_parse(argc, args, opts, QY_ARRAY_LEN(opts), pos, 1, &npos, usage);
+    int rc = cli_parse(argc, argv, opts, QY_ARRAY_LEN(opts), pos, 1, &npos, usage);
     if (rc != CLI_OK)
         return rc;
     if (npos != 1 || out == NULL)

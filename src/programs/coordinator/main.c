@@ -231,8 +231,11 @@ static int setup_attestation(struct app *a)
 static int start_server(const char *name, const char *addr, bool tls, enum api_client_auth auth,
                         const char *threads, api_handler h, void *ctx, struct api_server **out)
 {
-    long n = strtol(threads, NULL, 10);
-    struct api_server_config cfg = {name, addr, tls, auth, n > 0 && n <= 256 ? (int)n : 2, QY_API_BODY_MAX, 30, h, ctx};
+    uint64_t n;
+    char what[48];
+    snprintf(what, sizeof(what), "--%s-threads", name);
+    TRY(enc_dec_u64(what, threads, 1, QY_SERVER_THREADS_MAX, &n));
+    struct api_server_config cfg = {name, addr, tls, auth, (int)n, QY_API_BODY_MAX, 30, h, ctx};
     int r = api_server_start(&cfg, out);
     ENSURE(r == 0, r, "cannot start the %s server on %s: %s", name, addr, err_detail(r));
     log_info("coordinator", "listening", LF_STR("server", name), LF_STR("addr", addr),
@@ -264,8 +267,10 @@ static int set_startup_manifest(struct app *a)
 static int run(struct app *a)
 {
     TRY(file_mkdirs(a->opt.data_dir, 0700));
-    snprintf(a->db_path, sizeof(a->db_path), "sqlite:%s/state.db", a->opt.data_dir);
-    snprintf(a->keyfile, sizeof(a->keyfile), "%s/insecure-seal.key", a->opt.data_dir);
+    int n1 = snprintf(a->db_path, sizeof(a->db_path), "sqlite:%s/state.db", a->opt.data_dir);
+    int n2 = snprintf(a->keyfile, sizeof(a->keyfile), "%s/insecure-seal.key", a->opt.data_dir);
+    ENSURE(n1 > 0 && (size_t)n1 < sizeof(a->db_path) && n2 > 0 && (size_t)n2 < sizeof(a->keyfile), ERR_TOO_LARGE,
+           "--data-dir is too long (%zu bytes)", strlen(a->opt.data_dir));
     TRY(split_names(a));
     TRY(setup_attestation(a));
     TRY(log_context_set("mode", a->mode));

@@ -86,11 +86,8 @@ static void read_options(struct options *o)
 
 static int parse_int(const char *name, const char *s, long min, long max, int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = s[0] >= '0' && s[0] <= '9' ? strtol(s, &end, 10) : 0;
-    ENSURE(end != NULL && *end == '\0' && errno == 0 && v >= min && v <= max, ERR_INVALID_ARG,
-           "%s must be a number from %ld to %ld", name, min, max);
+    uint64_t v;
+    TRY(enc_dec_u64(name, s, (uint64_t)min, (uint64_t)max, &v));
     *out = (int)v;
     return 0;
 }
