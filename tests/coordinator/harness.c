@@ -246,3 +246,23 @@ int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_
     att_source_free(src);
     return r;
 }
+
+long qc_state(struct qc *q)
+{
+    struct api_client *c = qc_client(q, NULL);
+    json_t *j;
+    cr_assert_eq(qc_call(c, API_GET, "/api/v2/status", NULL, &j), 200);
+    long code = (long)json_integer_value(json_object_get(json_object_get(j, "data"), "code"));
+    json_decref(j);
+    api_client_free(c);
+    return code;
+}
+
+const struct api_param *qc_param(const struct api_param *p, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(p[i].name, name) == 0)
+            return &p[i];
+    cr_assert_fail("no parameter %s", name);
+    return NULL;
+}

@@ -51,6 +51,11 @@ void qc_manifest_text(const char *name, struct buf *out);
  * (NUL-terminated). Returns the exit status. */
 int qc_quarry(struct qc *q, const char *args, struct buf *out);
 
+/* The state code GET /api/v2/status answers (1 recovery ... 3 accepting marbles). */
+long qc_state(struct qc *q);
+/* The parameter (file or env entry) `name` of an activation; fails the test when it is missing. */
+const struct api_param *qc_param(const struct api_param *p, size_t n, const char *name);
+
 /* Activation as a marble with the testkit identity `id` (NULL: the kit's default). */
 int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,
                 struct api_activation **out);

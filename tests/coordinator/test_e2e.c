@@ -33,17 +33,6 @@ static const char *data_str(json_t *j, const char *key)
     return json_string_value(json_object_get(json_object_get(j, "data"), key));
 }
 
-static long status_code(void)
-{
-    struct api_client *c = qc_client(&q, NULL);
-    json_t *j;
-    cr_assert_eq(qc_call(c, API_GET, "/api/v2/status", NULL, &j), 200);
-    long code = (long)json_integer_value(json_object_get(json_object_get(j, "data"), "code"));
-    json_decref(j);
-    api_client_free(c);
-    return code;
-}
-
 /* The root certificate the Coordinator's quote presents (last PEM of the chain), as DER. */
 static void root_der(struct buf *der)
 {
@@ -60,7 +49,7 @@ static void root_der(struct buf *der)
 
 Test(e2e, manifest_round_trip_signature_and_states, .init = setup, .fini = teardown, TIMEOUT)
 {
-    cr_assert_eq(status_code(), 2);
+    cr_assert_eq(qc_state(&q), 2);
     struct api_client *c = qc_client(&q, NULL);
     json_t *j;
     cr_assert_eq(qc_call(c, API_GET, "/api/v2/manifest", NULL, &j), 500, "no manifest yet");
@@ -76,7 +65,7 @@ Test(e2e, manifest_round_trip_signature_and_states, .init = setup, .fini = teard
     cr_assert_eq(qc_set_manifest_text(&q, (const char *)ex.ptr, &j), 200);
     cr_assert(json_is_object(json_object_get(json_object_get(j, "data"), "RecoverySecrets")));
     json_decref(j);
-    cr_assert_eq(status_code(), 3);
+    cr_assert_eq(qc_state(&q), 3);
     cr_assert_eq(qc_set_manifest_text(&q, (const char *)ex.ptr, &j), 500, "only once");
     cr_assert_str_eq(json_string_value(json_object_get(j, "message")), "server is not in expected state");
     json_decref(j);
@@ -115,21 +104,13 @@ Test(e2e, invalid_manifest_names_the_rule, .init = setup, .fini = teardown, TIME
     cr_assert_str_eq(json_string_value(json_object_get(j, "message")),
                      "checking manifest: Marbles.m.Package: package \"db\" is not defined");
     json_decref(j);
-    cr_assert_eq(status_code(), 2, "state unchanged");
+    cr_assert_eq(qc_state(&q), 2, "state unchanged");
 }
 
 static void activate_ok(const char *type, const struct att_testkit_quote_params *id, struct api_activation **out)
 {
     int r = qc_activate(&q, type, id, "0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d", out);
     cr_assert_eq(r, 0, "%s", err_detail(r));
-}
-
-static const struct api_param *param(const struct api_param *p, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(p[i].name, name) == 0)
-            return &p[i];
-    return NULL;
 }
 
 Test(e2e, activation_provisions_the_marble, .init = setup, .fini = teardown, TIMEOUT)
@@ -139,14 +120,14 @@ Test(e2e, activation_provisions_the_marble, .init = setup, .fini = teardown, TIM
     activate_ok("frontend", NULL, &a);
     cr_assert_eq(a->argc, 2);
     cr_assert_str_eq(a->argv[1], "--serve");
-    const struct api_param *key = param(a->files, a->files_count, "tls/key.pem");
+    const struct api_param *key = qc_param(a->files, a->files_count, "tls/key.pem");
     cr_assert_not_null(key);
     cr_assert(view_eq(buf_view(&key->value), buf_view(&a->key_pem)), "the private-key hole is filled locally");
-    cr_assert(view_eq(buf_view(&param(a->files, a->files_count, "plain.txt")->value), view_str("hello")));
-    cr_assert_eq(param(a->files, a->files_count, "mine.key")->value.size, 16);
-    cr_assert_eq(param(a->files, a->files_count, "shared.key")->value.size, 64);
-    cr_assert_not_null(param(a->env, a->env_count, "MARBLE_PREDEFINED_ROOT_CA"));
-    cr_assert_not_null(param(a->env, a->env_count, "MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN"));
+    cr_assert(view_eq(buf_view(&qc_param(a->files, a->files_count, "plain.txt")->value), view_str("hello")));
+    cr_assert_eq(qc_param(a->files, a->files_count, "mine.key")->value.size, 16);
+    cr_assert_eq(qc_param(a->files, a->files_count, "shared.key")->value.size, 64);
+    cr_assert_not_null(qc_param(a->env, a->env_count, "MARBLE_PREDEFINED_ROOT_CA"));
+    cr_assert_not_null(qc_param(a->env, a->env_count, "MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN"));
     /* the certificate: CN = the UUID, for the marble's own key */
     struct buf der = BUF_INIT;
     cr_assert_eq(crypto_cert_pem_to_der(buf_view(&a->chain_pem), &der), 0);
@@ -160,8 +141,8 @@ Test(e2e, activation_provisions_the_marble, .init = setup, .fini = teardown, TIM
     /* the same UUID gives the same per-marble key; the shared one is shared */
     struct api_activation *b;
     activate_ok("frontend", NULL, &b);
-    cr_assert(view_eq(buf_view(&param(a->files, a->files_count, "mine.key")->value),
-                      buf_view(&param(b->files, b->files_count, "mine.key")->value)));
+    cr_assert(view_eq(buf_view(&qc_param(a->files, a->files_count, "mine.key")->value),
+                      buf_view(&qc_param(b->files, b->files_count, "mine.key")->value)));
     cr_assert_not(view_eq(buf_view(&a->key_pem), buf_view(&b->key_pem)), "a new key for each activation");
     api_activation_free(a), api_activation_free(b);
     struct api_activation *u;
@@ -312,7 +293,7 @@ Test(e2e, max_activations_exactly_under_concurrency_and_after_kill9, .init = set
     cr_assert_eq(race_many(64), 10, "exactly MaxActivations succeed");
     qc_kill9(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(status_code(), 3, "resumed from the sealed store");
+    cr_assert_eq(qc_state(&q), 3, "resumed from the sealed store");
     cr_assert_eq(race_many(8), 0, "none more after kill -9 and restart");
 }
 
@@ -348,7 +329,7 @@ Test(e2e, rbac_matrix, .init = setup, .fini = teardown, TIMEOUT)
     /* the upload took effect: the next marble gets it */
     struct api_activation *a;
     activate_ok("frontend", NULL, &a);
-    cr_assert(view_eq(buf_view(&param(a->env, a->env_count, "API_TOKEN")->value), view_str("secret")));
+    cr_assert(view_eq(buf_view(&qc_param(a->env, a->env_count, "API_TOKEN")->value), view_str("secret")));
     api_activation_free(a);
     struct api_client *c = qc_client(&q, "admin");
     json_t *j;
@@ -422,7 +403,7 @@ Test(e2e, malformed_requests_leave_state_unchanged, .init = setup, .fini = teard
         if (i % 2)
             cr_assert_eq(write(idle[i], "\x16\x03\x01", 3), 3); /* half a TLS record */
     }
-    cr_assert_eq(status_code(), 2, "still serving, still waiting for a manifest");
+    cr_assert_eq(qc_state(&q), 2, "still serving, still waiting for a manifest");
     for (int i = 0; i < 32; i++)
         close(idle[i]);
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200, "and still serving");
@@ -439,7 +420,7 @@ Test(e2e, restart_keeps_state_secrets_and_ca, .init = setup, .fini = teardown, T
     api_client_free(c);
     qc_stop(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(status_code(), 3);
+    cr_assert_eq(qc_state(&q), 3);
     root_der(&root2);
     cr_assert(view_eq(buf_view(&root1), buf_view(&root2)), "same root CA");
     c = qc_client(&q, "admin");

@@ -87,17 +87,6 @@ static long upload(struct qc *q, struct view share, size_t signer, long *remaini
     return st;
 }
 
-static long state_code(struct qc *q)
-{
-    struct api_client *c = qc_client(q, NULL);
-    json_t *j;
-    cr_assert_eq(qc_call(c, API_GET, "/api/v2/status", NULL, &j), 200);
-    long code = (long)json_integer_value(json_object_get(json_object_get(j, "data"), "code"));
-    json_decref(j);
-    api_client_free(c);
-    return code;
-}
-
 static json_t *secrets_and_root(struct qc *q)
 {
     struct api_client *c = qc_client(q, "admin");
@@ -119,7 +108,7 @@ static void move_to_new_host(struct qc *q)
     snprintf(path, sizeof(path), "%s/insecure-seal.key", q->data);
     cr_assert_eq(unlink(path), 0);
     qc_start(q, NULL);
-    cr_assert_eq(state_code(q), 1, "recovery mode");
+    cr_assert_eq(qc_state(q), 1, "recovery mode");
 }
 
 static void recover_case(size_t n, unsigned threshold)
@@ -166,7 +155,7 @@ static void recover_case(size_t n, unsigned threshold)
             crypto_key_free(priv);
             json_decref(other);
             buf_free(&other_data), buf_free(&foreign), buf_free(&fct);
-            cr_assert_eq(state_code(&q), 1, "still in recovery after k-1 secrets and the refusals");
+            cr_assert_eq(qc_state(&q), 1, "still in recovery after k-1 secrets and the refusals");
         }
         cr_assert_eq(upload(&q, buf_view(&share), i, &remaining, NULL), 200, "n=%zu t=%u share %zu", n, threshold, k);
         cr_assert_eq(remaining, (long)(need - k - 1));
@@ -174,7 +163,7 @@ static void recover_case(size_t n, unsigned threshold)
             cr_assert_eq(upload(&q, buf_view(&share), i, NULL, NULL), 500, "a reused secret");
         buf_free(&share);
     }
-    cr_assert_eq(state_code(&q), 3, "recovered");
+    cr_assert_eq(qc_state(&q), 3, "recovered");
     json_t *after = secrets_and_root(&q);
     cr_assert(json_equal(before, after), "identical secrets and root certificate");
     int ok = 0;
@@ -187,7 +176,7 @@ static void recover_case(size_t n, unsigned threshold)
     cr_assert_eq(ok, 7, "activation counts survived (3 + 7 = MaxActivations 10)");
     qc_stop(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(state_code(&q), 3, "re-sealed to the new host");
+    cr_assert_eq(qc_state(&q), 3, "re-sealed to the new host");
     json_decref(before), json_decref(after), json_decref(answer);
     buf_free(&text);
     qc_cleanup(&q);
@@ -253,12 +242,12 @@ Test(recovery_e2e, quarry_recover_cli_and_a_new_manifest_instead, TIMEOUT)
                   (int)b.size, (const char *)b.ptr);
         buf_free(&b);
     }
-    cr_assert_eq(state_code(&q), 3);
+    cr_assert_eq(qc_state(&q), 3);
     /* in recovery, a new manifest may be set instead: it discards the old state */
     move_to_new_host(&q);
     json_t *j;
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
-    cr_assert_eq(state_code(&q), 3);
+    cr_assert_eq(qc_state(&q), 3);
     struct api_client *c = qc_client(&q, "admin");
     cr_assert_eq(qc_call(c, API_GET, "/api/v2/update", NULL, &j), 200);
     cr_assert_eq(json_array_size(json_object_get(json_object_get(j, "data"), "updateLog")), 1, "a fresh log");

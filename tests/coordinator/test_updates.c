@@ -133,15 +133,6 @@ static void ca_der(struct buf *intermediate, struct buf *root)
     json_decref(j);
 }
 
-static long state_code(void)
-{
-    json_t *j;
-    cr_assert_eq(call_as(NULL, API_GET, "/api/v2/status", NULL, &j), 200);
-    long code = (long)json_integer_value(json_object_get(data_of(j), "code"));
-    json_decref(j);
-    return code;
-}
-
 /* `cert` (DER) carries a signature by the key of `issuer` (DER). */
 static bool signed_by(struct view cert, struct view issuer)
 {
@@ -177,19 +168,10 @@ static int activate_svn(const char *type, uint16_t svn, const char *uuid, struct
     return r;
 }
 
-static const struct api_param *param(const struct api_param *p, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(p[i].name, name) == 0)
-            return &p[i];
-    cr_assert_fail("no parameter %s", name);
-    return NULL;
-}
-
 static void marble_root_pem(const struct api_activation *a, struct buf *out)
 {
     buf_reset(out);
-    cr_assert_eq(buf_append_view(out, buf_view(&param(a->env, a->env_count, "MARBLE_PREDEFINED_ROOT_CA")->value)), 0);
+    cr_assert_eq(buf_append_view(out, buf_view(&qc_param(a->env, a->env_count, "MARBLE_PREDEFINED_ROOT_CA")->value)), 0);
 }
 
 /* TestUpdateManifestInvalid ------------------------------------------------------------------------ */
@@ -317,12 +299,12 @@ Test(updates, old_security_version_refused_after_update_and_restarts, .init = se
     expect_svn_ok(6, buf_view(&mroot)); /* the mesh API serves under the new intermediate */
     qc_stop(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(state_code(), 3);
+    cr_assert_eq(qc_state(&q), 3);
     expect_svn_refused(3);
     expect_svn_ok(5, buf_view(&mroot));
     qc_kill9(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(state_code(), 3);
+    cr_assert_eq(qc_state(&q), 3);
     expect_svn_refused(3);
     expect_svn_ok(5, buf_view(&mroot));
     struct api_activation *be = NULL;
@@ -454,15 +436,15 @@ Test(updates, multi_party_update, .init = setup, .fini = teardown, TIMEOUT)
     struct api_activation *a;
     cr_assert_eq(activate_svn("frontend", 1, UUID_A, VIEW_EMPTY, &a), ERR_POLICY, "SecurityVersion 2 now");
     cr_assert_eq(activate_svn("frontend", 2, UUID_A, VIEW_EMPTY, &a), 0);
-    cr_assert_not(view_eq(buf_view(&param(a->files, a->files_count, "shared.key")->value), buf_view(&old_hex)));
-    cr_assert(view_eq(buf_view(&param(a->files, a->files_count, "previous.key")->value), buf_view(&old_hex)));
-    cr_assert(view_eq(buf_view(&param(a->files, a->files_count, "token")->value), view_str("token")));
-    cr_assert_eq(param(a->files, a->files_count, "new.key")->value.size, 64);
+    cr_assert_not(view_eq(buf_view(&qc_param(a->files, a->files_count, "shared.key")->value), buf_view(&old_hex)));
+    cr_assert(view_eq(buf_view(&qc_param(a->files, a->files_count, "previous.key")->value), buf_view(&old_hex)));
+    cr_assert(view_eq(buf_view(&qc_param(a->files, a->files_count, "token")->value), view_str("token")));
+    cr_assert_eq(qc_param(a->files, a->files_count, "new.key")->value.size, 64);
     api_activation_free(a);
     /* re-keyed state: a restart opens it, and the activation count (MaxActivations 1) survived */
     qc_stop(&q);
     qc_start(&q, NULL);
-    cr_assert_eq(state_code(), 3);
+    cr_assert_eq(qc_state(&q), 3);
     manifest_is(m2);
     cr_assert_eq(activate_svn("frontend", 2, UUID_A, VIEW_EMPTY, &a), ERR_POLICY, "MaxActivations 1");
     s = secrets("s=userToken");
