@@ -15,6 +15,8 @@ int api_tls_server_ctx(const struct view *chain, size_t chain_len, struct crypto
  * out); ERR_AUTH when the peer sent none. Re-encodes only the structure: no key is decoded, which
  * OpenSSL 3.0 makes cost more than an ECDSA verification. */
 int api_req_peer_spki(const struct api_request *r, struct buf *out) QY_MUST_USE;
+/* The client certificate's key as the handshake decoded it (an owned reference), or NULL. */
+struct crypto_key *api_req_peer_key(const struct api_request *r);
 
 /* Parsers of what arrives from outside, without the connection around them (the fuzz targets in
  * fuzz/api call them too) ----------------------------------------------------------------------- */

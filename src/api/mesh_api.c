@@ -93,8 +93,11 @@ static void activate(struct coord *coord, struct api_request *req, struct api_re
     if (r == 0)
         r = api_req_tls_exporter(req, COORD_EXPORTER_LABEL, ar.exporter, sizeof(ar.exporter));
     if (r == 0) {
+        struct crypto_key *peer = api_req_peer_key(req);
         ar.peer_spki = buf_view(&spki);
+        ar.peer_key = peer;
         r = coord_activate(coord, &ar, &act);
+        crypto_key_free(peer);
     }
     if (r < 0)
         answer_error(resp, r);

@@ -27,6 +27,7 @@
 
 #include "api.h"
 #include "api_int.h"
+#include "crypto/crypto.h"
 
 struct loop {
     struct api_server *srv;
@@ -290,6 +291,15 @@ int api_req_peer_spki(const struct api_request *r, struct buf *out)
     int rr = buf_append(out, der, (size_t)len);
     OPENSSL_free(der);
     return rr;
+}
+
+struct crypto_key *api_req_peer_key(const struct api_request *r)
+{
+    EVP_PKEY *pk = r->leaf ? X509_get0_pubkey(r->leaf) : NULL;
+    struct crypto_key *k = NULL;
+    if (pk == NULL || crypto_key_wrap_evp(pk, &k) < 0)
+        (void)crypto_last_error(); /* the CSR's key is then decoded from its bytes */
+    return k;
 }
 
 int api_req_tls_exporter(const struct api_request *r, const char *label, uint8_t *out, size_t size)

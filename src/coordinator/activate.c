@@ -85,23 +85,12 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
     return 0;
 }
 
-/* A P-256 SubjectPublicKeyInfo up to its point (RFC 5480): SEQUENCE { SEQUENCE { id-ecPublicKey,
- * prime256v1 }, BIT STRING { no unused bits, 0x04 (uncompressed) X Y } }. */
-static const uint8_t p256_spki_prefix[27] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                             0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                             0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
-
-/* Whether the TLS client key is the CSR's. The common case (a P-256 SPKI in canonical form, as
- * every premain sends) is compared byte for byte with the CSR key's point: decoding the SPKI would
- * cost OpenSSL 3.0 about 100 us, more than an ECDSA verification. Anything else is compared as
- * decoded keys. */
-static int same_key(struct view spki, const struct crypto_key *csr_key, bool *same)
+/* Whether the TLS client key is the CSR's: the same SubjectPublicKeyInfo bytes (as every premain
+ * sends them), or else the same key once decoded (one may encode its point compressed). */
+static int same_key(struct view spki, const struct pki_csr *csr, bool *same)
 {
-    uint8_t xy[64];
-    size_t n = sizeof(p256_spki_prefix);
-    *same = spki.size == n + 64 && memcmp(spki.ptr, p256_spki_prefix, n) == 0 &&
-            crypto_key_type(csr_key) == CRYPTO_KEY_EC_P256 && crypto_key_p256_xy(csr_key, xy) == 0 &&
-            memcmp(spki.ptr + n, xy, 64) == 0;
+    const struct crypto_key *csr_key = pki_csr_key(csr);
+    *same = view_eq(spki, pki_csr_spki_der(csr));
     if (*same)
         return 0;
     struct crypto_key *peer = NULL;
@@ -116,9 +105,9 @@ static int check_request(struct coord *c, const struct coord_snapshot *s, const 
                          struct pki_csr **csr, const struct mf_marble **marble)
 {
     bool same = false;
-    int r = pki_csr_parse(req->csr, csr);
+    int r = pki_csr_parse_with(req->csr, req->peer_key, csr);
     ENSURE(r == 0, ERR_BAD_REQUEST, "invalid CSR: %s", err_detail(r));
-    TRY(same_key(req->peer_spki, pki_csr_key(*csr), &same));
+    TRY(same_key(req->peer_spki, *csr, &same));
     ENSURE(same, ERR_POLICY, "marble verification failed: the TLS client certificate's key differs from the CSR's");
     *marble = manifest_marble(s->mf->m, req->marble_type);
     ENSURE(*marble != NULL, ERR_POLICY, "marble verification failed: unknown marble type requested");

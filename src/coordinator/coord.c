@@ -147,10 +147,12 @@ static int issue_identity(struct coord *c, const struct pki_ca *ca, enum coord_s
                                    n ? names : NULL, n, coord_now(c), 0};
     TRY_OUT(pki_issue_server_cert(ca, which == COORD_SERVER_CLIENT_API ? PKI_SIGNER_ROOT : PKI_SIGNER_INTERMEDIATE,
                                   key, &o, &leaf));
-    struct view chain[2] = {buf_view(&leaf), which == COORD_SERVER_CLIENT_API ? pki_ca_root_der(ca)
-                                                                               : pki_ca_marble_root_der(ca)};
+    /* The client API sends the root along for clients that fetch it from the handshake. The mesh
+     * sends its leaf alone: a marble that verifies trusts the marble root (MARBLE_PREDEFINED_ROOT_CA),
+     * the leaf's issuer, and every certificate sent is decoded by every marble at every activation. */
+    struct view chain[2] = {buf_view(&leaf), pki_ca_root_der(ca)};
     if (c->cfg.on_identity != NULL)
-        c->cfg.on_identity(c->cfg.identity_ctx, which, chain, 2, key);
+        c->cfg.on_identity(c->cfg.identity_ctx, which, chain, which == COORD_SERVER_CLIENT_API ? 2 : 1, key);
     r = 0;
 out:
     crypto_key_free(key);

@@ -195,6 +195,7 @@ struct coord_activation_request {
     struct view csr;         /* PKCS#10 DER */
     struct view quote;       /* DCAP quote (optionally in the OE envelope); empty in simulation */
     struct view peer_spki;   /* SubjectPublicKeyInfo DER of the TLS client certificate */
+    const struct crypto_key *peer_key; /* its key as the handshake decoded it, or NULL */
     uint8_t exporter[32];    /* TLS exporter COORD_EXPORTER_LABEL of the connection */
 };
 

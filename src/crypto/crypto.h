@@ -83,6 +83,12 @@ QY_API void crypto_key_free(struct crypto_key *k);
 struct evp_pkey_st;
 QY_API struct evp_pkey_st *crypto_key_evp(const struct crypto_key *k);
 QY_API int crypto_key_wrap_evp(struct evp_pkey_st *pkey, struct crypto_key **out) QY_MUST_USE;
+/* The key's SubjectPublicKeyInfo as an owned X509_PUBKEY (X509_PUBKEY_free), for copying into
+ * certificates and requests. For EC and Ed25519 keys it is set from the encoded point and carries
+ * no decoded key (X509_PUBKEY_get0 gives NULL): OpenSSL 3.0's X509_PUBKEY_set would run its encoder
+ * and then its decoder, each costlier than a signature. */
+struct X509_pubkey_st;
+QY_API int crypto_key_x509_pubkey(const struct crypto_key *k, struct X509_pubkey_st **out) QY_MUST_USE;
 
 /* Signatures ---------------------------------------------------------------------------------- */
 

@@ -17,6 +17,9 @@ const EVP_MD *crypto_md_sha256(void);
 const EVP_MD *crypto_md_sha384(void);
 const EVP_CIPHER *crypto_cipher_aes256gcm(void);
 
+/* A fresh RSA key pair of `bits` bits, e = 65537, from random probable primes (rsagen.c). */
+int crypto_rsa_generate(unsigned bits, EVP_PKEY **out) QY_MUST_USE;
+
 /* Reads the first PEM block: its label (owned, OPENSSL_free) and DER (appended to der). */
 int crypto_pem_first(struct view pem, char **label, struct buf *der);
 

@@ -68,8 +68,7 @@ int crypto_key_generate(enum crypto_key_type type, unsigned rsa_bits, struct cry
         p = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         break;
     case CRYPTO_KEY_RSA:
-        ENSURE(rsa_bits >= 1024 && rsa_bits <= 16384, ERR_INVALID_ARG, "RSA size %u out of range", rsa_bits);
-        p = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)rsa_bits);
+        TRY(crypto_rsa_generate(rsa_bits, &p));
         break;
     case CRYPTO_KEY_UNKNOWN:
     default:
@@ -184,10 +183,75 @@ int crypto_key_private_der(const struct crypto_key *k, struct buf *out)
     return r;
 }
 
+/* Whether an EC key is written with its curve's name (not with explicit curve parameters). */
+static bool named_curve(const struct crypto_key *k)
+{
+    char enc[32];
+    return EVP_PKEY_get_utf8_string_param(k->pkey, OSSL_PKEY_PARAM_EC_ENCODING, enc, sizeof(enc), NULL) == 1 &&
+           strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) == 0;
+}
+
+/* The SubjectPublicKeyInfo of an EC (named curve) or Ed25519 key is its algorithm and its encoded
+ * point, set directly: no encoder, no decoder. 0 with *out NULL for other kinds of key. */
+static int spki_direct(const struct crypto_key *k, X509_PUBKEY **out)
+{
+    int curve = NID_undef, alg;
+    switch (crypto_key_type(k)) {
+    case CRYPTO_KEY_EC_P256:
+        curve = NID_X9_62_prime256v1;
+        break;
+    case CRYPTO_KEY_EC_P384:
+        curve = NID_secp384r1;
+        break;
+    case CRYPTO_KEY_EC_P521:
+        curve = NID_secp521r1;
+        break;
+    case CRYPTO_KEY_ED25519:
+        break;
+    default:
+        return 0;
+    }
+    if (curve != NID_undef && !named_curve(k))
+        return 0; /* explicit parameters: OpenSSL's encoder writes them */
+    alg = curve == NID_undef ? NID_ED25519 : NID_X9_62_id_ecPublicKey;
+    /* the point as the key holds it (compressed stays compressed, as i2d_PUBKEY writes it) */
+    unsigned char point[1 + 2 * 66];
+    size_t len = 0;
+    ENSURE(EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, point,
+                                           sizeof(point), &len) == 1 &&
+               len > 0,
+           ERR_CRYPTO, "cannot read the public key: %s", crypto_last_error());
+    X509_PUBKEY *x = X509_PUBKEY_new();
+    unsigned char *bits = OPENSSL_memdup(point, len);
+    ASN1_OBJECT *param = curve == NID_undef ? NULL : OBJ_nid2obj(curve);
+    if (x != NULL && bits != NULL &&
+        X509_PUBKEY_set0_param(x, OBJ_nid2obj(alg), param ? V_ASN1_OBJECT : V_ASN1_UNDEF, param,
+                               bits, (int)len) == 1) {
+        *out = x;
+        return 0;
+    }
+    X509_PUBKEY_free(x);
+    OPENSSL_free(bits);
+    FAIL(ERR_CRYPTO, "cannot build a public key structure: %s", crypto_last_error());
+}
+
+int crypto_key_x509_pubkey(const struct crypto_key *k, struct X509_pubkey_st **out)
+{
+    *out = NULL;
+    TRY(spki_direct(k, out));
+    if (*out == NULL) /* RSA and the rest: OpenSSL's encoder */
+        ENSURE(X509_PUBKEY_set(out, k->pkey) == 1, ERR_CRYPTO, "cannot encode the public key: %s",
+               crypto_last_error());
+    return 0;
+}
+
 int crypto_key_public_der(const struct crypto_key *k, struct buf *out)
 {
+    X509_PUBKEY *x = NULL;
+    TRY(crypto_key_x509_pubkey(k, &x));
     unsigned char *der = NULL;
-    int len = i2d_PUBKEY(k->pkey, &der);
+    int len = i2d_X509_PUBKEY(x, &der);
+    X509_PUBKEY_free(x);
     ENSURE(len > 0, ERR_CRYPTO, "cannot encode the public key: %s", crypto_last_error());
     int r = buf_append(out, der, (size_t)len);
     OPENSSL_free(der);

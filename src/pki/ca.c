@@ -82,7 +82,7 @@ static int make_ca_cert(const X509_NAME *subject, const X509_NAME *issuer,
     struct pki_spec s = {
         .subject = subject,
         .issuer = issuer,
-        .subject_key = crypto_key_evp(key),
+        .subject_key = key,
         .signer = signer,
         .authority_keyid = authority_keyid,
         .subject_keyid = subject_keyid,
@@ -105,7 +105,7 @@ static int make_intermediates(struct pki_ca *ca, const X509_NAME *name, const GE
                               int64_t now)
 {
     TRY(crypto_key_generate(curve_key_type(ca->curve), 0, &ca->intermediate_key));
-    TRY(pki_keyid(crypto_key_evp(ca->intermediate_key), ca->intermediate_keyid));
+    TRY(pki_keyid(ca->intermediate_key, ca->intermediate_keyid));
     TRY(make_ca_cert(name, X509_get_subject_name(ca->root), ca->intermediate_key, ca->root_key,
                      ca->intermediate_keyid, ca->root_keyid, sans, now, &ca->intermediate));
     TRY(make_ca_cert(name, NULL, ca->intermediate_key, ca->intermediate_key, ca->intermediate_keyid,
@@ -133,7 +133,7 @@ int pki_ca_generate(const struct pki_ca_options *o, struct pki_ca **out)
     TRY_OUT(pki_name_cn(o->intermediate_cn ? o->intermediate_cn : PKI_INTERMEDIATE_CN, &int_name));
     TRY_OUT(pki_sans_from_names(o->names, o->names_count, true, sans));
     TRY_OUT(crypto_key_generate(curve_key_type(ca->curve), 0, &ca->root_key));
-    TRY_OUT(pki_keyid(crypto_key_evp(ca->root_key), ca->root_keyid));
+    TRY_OUT(pki_keyid(ca->root_key, ca->root_keyid));
     TRY_OUT(make_ca_cert(root_name, NULL, ca->root_key, ca->root_key, ca->root_keyid, NULL, sans,
                          now, &ca->root));
     TRY_OUT(pki_x509_der(ca->root, &ca->root_der));
@@ -322,8 +322,8 @@ int pki_ca_load(struct view blob, struct pki_ca **out)
     TRY_OUT(parse_cert(items[2], what[2], &ca->intermediate));
     TRY_OUT(parse_cert(items[4], what[4], &ca->marble_root));
     TRY_OUT(check_hierarchy(ca, items[1], items[3]));
-    TRY_OUT(pki_keyid(crypto_key_evp(ca->root_key), ca->root_keyid));
-    TRY_OUT(pki_keyid(crypto_key_evp(ca->intermediate_key), ca->intermediate_keyid));
+    TRY_OUT(pki_keyid(ca->root_key, ca->root_keyid));
+    TRY_OUT(pki_keyid(ca->intermediate_key, ca->intermediate_keyid));
     TRY_OUT(pki_x509_der(ca->root, &ca->root_der));
     TRY_OUT(pki_x509_der(ca->intermediate, &ca->intermediate_der));
     TRY_OUT(pki_x509_der(ca->marble_root, &ca->marble_root_der));

@@ -27,14 +27,14 @@ int pki_x509_der(X509 *x, struct buf *out)
     return r;
 }
 
-int pki_keyid(EVP_PKEY *key, uint8_t out[PKI_KEYID_SIZE])
+int pki_keyid(const struct crypto_key *key, uint8_t out[PKI_KEYID_SIZE])
 {
     X509_PUBKEY *xpk = NULL;
     const unsigned char *bits = NULL;
     int bits_len = 0;
+    TRY(crypto_key_x509_pubkey(key, &xpk));
     int r = ERR_CRYPTO;
-    if (X509_PUBKEY_set(&xpk, key) == 1 &&
-        X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, xpk) == 1 && bits_len > 0) {
+    if (X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, xpk) == 1 && bits_len > 0) {
         uint8_t digest[CRYPTO_SHA256_SIZE];
         struct view part = view_of(bits, (size_t)bits_len);
         r = crypto_sha256(&part, 1, digest);
@@ -182,20 +182,14 @@ static int add_keyid(X509 *x, bool authority, const uint8_t id[PKI_KEYID_SIZE])
     return 0;
 }
 
-/* Puts a SubjectPublicKeyInfo into x as it is: OpenSSL 3.0 re-encodes a key given as an EVP_PKEY
- * through its encoder framework, which costs several signatures' time on the activation path. */
-static int copy_spki(X509 *x, const X509_PUBKEY *src)
+int pki_spki_set(X509_PUBKEY *dst, const X509_ALGOR *algor, const unsigned char *bits, int bits_len)
 {
-    ASN1_OBJECT *alg = NULL;
-    const unsigned char *bits = NULL;
-    int bits_len = 0, ptype = V_ASN1_UNDEF;
-    X509_ALGOR *algor = NULL;
+    const ASN1_OBJECT *alg = NULL;
+    int ptype = V_ASN1_UNDEF;
     const void *pval = NULL;
     void *param = NULL;
-    ENSURE(X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, (X509_PUBKEY *)src) == 1 &&
-               bits_len > 0,
-           ERR_CRYPTO, "cannot read a public key");
-    X509_ALGOR_get0(NULL, &ptype, &pval, algor);
+    ENSURE(bits_len > 0, ERR_CRYPTO, "empty public key");
+    X509_ALGOR_get0(&alg, &ptype, &pval, algor);
     if (ptype == V_ASN1_OBJECT)
         param = OBJ_dup(pval);
     else if (ptype == V_ASN1_SEQUENCE)
@@ -207,8 +201,7 @@ static int copy_spki(X509 *x, const X509_PUBKEY *src)
     ASN1_OBJECT *oid = OBJ_dup(alg);
     bool ok = enc != NULL && oid != NULL &&
               (param != NULL || ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF);
-    if (ok &&
-        X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), oid, ptype, param, enc, bits_len) == 1)
+    if (ok && X509_PUBKEY_set0_param(dst, oid, ptype, param, enc, bits_len) == 1)
         return 0;
     if (ptype == V_ASN1_OBJECT)
         ASN1_OBJECT_free(param);
@@ -217,6 +210,16 @@ static int copy_spki(X509 *x, const X509_PUBKEY *src)
     ASN1_OBJECT_free(oid);
     OPENSSL_free(enc);
     FAIL(ERR_CRYPTO, "cannot copy a public key: %s", crypto_last_error());
+}
+
+int pki_spki_copy(X509_PUBKEY *dst, const X509_PUBKEY *src)
+{
+    const unsigned char *bits = NULL;
+    int bits_len = 0;
+    X509_ALGOR *algor = NULL;
+    ENSURE(X509_PUBKEY_get0_param(NULL, &bits, &bits_len, &algor, src) == 1, ERR_CRYPTO,
+           "cannot read a public key");
+    return pki_spki_set(dst, algor, bits, bits_len);
 }
 
 int pki_build_cert(const struct pki_spec *s, X509 **out)
@@ -232,10 +235,10 @@ int pki_build_cert(const struct pki_spec *s, X509 **out)
     const X509_NAME *issuer = s->issuer ? s->issuer : s->subject;
     bool ok = X509_set_version(x, X509_VERSION_3) == 1 &&
               X509_set_subject_name(x, s->subject) == 1 && X509_set_issuer_name(x, issuer) == 1 &&
-              (s->subject_spki != NULL || X509_set_pubkey(x, s->subject_key) == 1);
+              (s->subject_spki != NULL || X509_set_pubkey(x, crypto_key_evp(s->subject_key)) == 1);
     ENSURE_OUT(ok, ERR_CRYPTO, "cannot set certificate fields: %s", crypto_last_error());
     if (s->subject_spki != NULL)
-        TRY_OUT(copy_spki(x, s->subject_spki));
+        TRY_OUT(pki_spki_copy(X509_get_X509_PUBKEY(x), s->subject_spki));
     ENSURE_OUT(ASN1_TIME_set(X509_getm_notBefore(x), (time_t)s->not_before) != NULL &&
                    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)s->not_after) != NULL,
                ERR_CERT, "cannot represent the validity period");
@@ -377,6 +380,25 @@ static int add_template_sans(const struct pki_cert_template *t, GENERAL_NAMES *g
     return 0;
 }
 
+/* A certificate that leaves as DER: its SubjectPublicKeyInfo set directly (pki_spki_copy). */
+static int build_der(struct pki_spec *s, struct buf *cert_der)
+{
+    X509_PUBKEY *spki = NULL;
+    X509 *x = NULL;
+    if (s->subject_spki == NULL) {
+        TRY(crypto_key_x509_pubkey(s->subject_key, &spki));
+        s->subject_spki = spki;
+    }
+    int r = pki_build_cert(s, &x);
+    if (r == 0)
+        r = pki_x509_der(x, cert_der);
+    X509_free(x);
+    X509_PUBKEY_free(spki);
+    if (spki != NULL)
+        s->subject_spki = NULL;
+    return r;
+}
+
 int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_template *t,
                             const struct crypto_key *key, struct buf *cert_der)
 {
@@ -384,7 +406,6 @@ int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_templ
     X509_NAME *subject = NULL;
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
     EXTENDED_KEY_USAGE *eku = NULL;
-    X509 *x = NULL;
     ENSURE_OUT(gens != NULL, ERR_NOMEM, "cannot allocate SANs");
     ENSURE_OUT(t->key_usage < (1u << 9), ERR_CERT, "unknown KeyUsage bits 0x%x", t->key_usage);
     TRY_OUT(make_subject(&t->subject, &subject));
@@ -393,11 +414,11 @@ int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_templ
         TRY_OUT(pki_make_eku(t->ext_key_usage, t->ext_key_usage_count, &eku));
     uint8_t keyid[PKI_KEYID_SIZE]; /* as Go: CAs get a SubjectKeyIdentifier (encoding the key costs) */
     if (t->is_ca)
-        TRY_OUT(pki_keyid(crypto_key_evp(key), keyid));
+        TRY_OUT(pki_keyid(key, keyid));
     struct pki_spec s = {
         .subject = subject,
         .issuer = X509_get_subject_name(ca->marble_root),
-        .subject_key = crypto_key_evp(key),
+        .subject_key = key,
         .signer = ca->intermediate_key,
         .authority_keyid = ca->intermediate_keyid,
         .subject_keyid = t->is_ca ? keyid : NULL,
@@ -409,11 +430,9 @@ int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cert_templ
         .not_before = t->not_before,
         .not_after = t->not_after,
     };
-    TRY_OUT(pki_build_cert(&s, &x));
-    TRY_OUT(pki_x509_der(x, cert_der));
+    TRY_OUT(build_der(&s, cert_der));
     r = 0;
 out:
-    X509_free(x);
     pki_free_eku(eku);
     GENERAL_NAMES_free(gens);
     X509_NAME_free(subject);
@@ -428,18 +447,15 @@ static int issue_leaf(const char *cn, const uint64_t *eku_values, size_t eku_cou
     int r = ERR_INTERNAL;
     X509_NAME *subject = NULL;
     EXTENDED_KEY_USAGE *eku = NULL;
-    X509 *x = NULL;
     TRY_OUT(pki_name_cn(cn, &subject));
     TRY_OUT(pki_make_eku(eku_values, eku_count, &eku));
     s->subject = subject;
     s->eku = eku;
     s->is_ca = false;
     s->max_path_len = -1;
-    TRY_OUT(pki_build_cert(s, &x));
-    TRY_OUT(pki_x509_der(x, cert_der));
+    TRY_OUT(build_der(s, cert_der));
     r = 0;
 out:
-    X509_free(x);
     pki_free_eku(eku);
     X509_NAME_free(subject);
     return r;
@@ -465,7 +481,7 @@ int pki_issue_server_cert(const struct pki_ca *ca, enum pki_signer signer,
     int64_t now = pki_now(o->now);
     struct pki_spec s = {
         .issuer = X509_get_subject_name(root ? ca->root : ca->intermediate),
-        .subject_key = crypto_key_evp(key),
+        .subject_key = key,
         .signer = root ? ca->root_key : ca->intermediate_key,
         .authority_keyid = root ? ca->root_keyid : ca->intermediate_keyid,
         .sans = gens,
@@ -488,7 +504,7 @@ int pki_bootstrap_cert(const struct crypto_key *key, const char *const *names, s
     int r = pki_sans_from_names(names, names_count, true, gens);
     now = pki_now(now);
     struct pki_spec s = {
-        .subject_key = crypto_key_evp(key),
+        .subject_key = key,
         .signer = key,
         .sans = gens,
         .key_usage = 1u | 16u, /* DigitalSignature | KeyAgreement */

@@ -130,8 +130,16 @@ struct pki_sans {
  * of [A-Za-z0-9.*_-], IP addresses of 4 or 16 bytes. ERR_CSR (bad form, SANs), ERR_BAD_SIGNATURE,
  * ERR_UNSUPPORTED (key type) with the reason. Returns an owned CSR (pki_csr_free). */
 QY_API int pki_csr_parse(struct view der, struct pki_csr **out) QY_MUST_USE;
-/* The CSR's public key, borrowed from the CSR (crypto_key_ref it to keep it). */
+/* The same, given a key the caller already holds (borrowed, may be NULL): when the CSR's
+ * SubjectPublicKeyInfo is exactly that key's encoding, the CSR's key is that key and is not decoded
+ * again (OpenSSL 3.0's decoder costs more than the signature check, which is still made). The
+ * Coordinator passes the TLS client's key. */
+QY_API int pki_csr_parse_with(struct view der, const struct crypto_key *known, struct pki_csr **out)
+    QY_MUST_USE;
+/* The CSR's public key, borrowed from the CSR (crypto_key_ref it to keep it), and its
+ * SubjectPublicKeyInfo as the CSR encodes it. */
 QY_API const struct crypto_key *pki_csr_key(const struct pki_csr *csr);
+QY_API struct view pki_csr_spki_der(const struct pki_csr *csr);
 QY_API const struct pki_sans *pki_csr_sans(const struct pki_csr *csr);
 QY_API void pki_csr_free(struct pki_csr *csr);
 

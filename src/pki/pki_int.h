@@ -25,7 +25,7 @@ struct pki_ca {
 struct pki_spec {
     const X509_NAME *subject;
     const X509_NAME *issuer;         /* NULL: self-issued (= subject) */
-    EVP_PKEY *subject_key;           /* the certified key (public half used), or: */
+    const struct crypto_key *subject_key; /* the certified key (public half used), or: */
     const X509_PUBKEY *subject_spki; /* its SubjectPublicKeyInfo, copied as it is */
     const struct crypto_key *signer;
     const uint8_t *authority_keyid; /* PKI_KEYID_SIZE bytes, or NULL */
@@ -39,12 +39,20 @@ struct pki_spec {
     X509_EXTENSION *extra; /* NULL: none */
 };
 
-/* Builds and signs; *out is an owned X509 (X509_free). */
+/* Puts a SubjectPublicKeyInfo into dst as it is (algorithm, parameters, key bits): OpenSSL 3.0
+ * re-encodes a key given as an EVP_PKEY through its encoder and decoder, which cost several
+ * signatures' time on the activation path. */
+int pki_spki_copy(X509_PUBKEY *dst, const X509_PUBKEY *src) QY_MUST_USE;
+/* The same from its parts: algorithm (with parameters) and key bits, all copied. */
+int pki_spki_set(X509_PUBKEY *dst, const X509_ALGOR *alg, const unsigned char *bits, int bits_len) QY_MUST_USE;
+/* Builds and signs; *out is an owned X509 (X509_free). A certificate built from subject_spki has no
+ * decoded key (X509_get0_pubkey gives NULL): only the CA's own certificates, which are used to
+ * verify, are built from subject_key. */
 int pki_build_cert(const struct pki_spec *s, X509 **out) QY_MUST_USE;
 /* DER of x appended to out. */
 int pki_x509_der(X509 *x, struct buf *out) QY_MUST_USE;
 /* The key identifier of a public key. */
-int pki_keyid(EVP_PKEY *key, uint8_t out[PKI_KEYID_SIZE]) QY_MUST_USE;
+int pki_keyid(const struct crypto_key *key, uint8_t out[PKI_KEYID_SIZE]) QY_MUST_USE;
 /* ExtKeyUsage from MarbleRun's numbers (Go's x509.ExtKeyUsage: 1 ServerAuth, 2 ClientAuth, ...);
  * owned, pki_free_eku (NULL-safe). ERR_CERT for an unknown number. */
 int pki_make_eku(const uint64_t *values, size_t count, EXTENDED_KEY_USAGE **out) QY_MUST_USE;

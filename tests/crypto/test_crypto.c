@@ -1,5 +1,9 @@
 /* crypto: keys, signatures, HKDF (RFC 5869 vectors), AES-GCM, RSA-OAEP. */
 #include <criterion/criterion.h>
+#include <openssl/core_names.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 #include "crypto/crypto.h"
@@ -77,6 +81,102 @@ Test(crypto, keys_and_signatures_round_trip)
     round_trip(CRYPTO_KEY_EC_P224, 0, CRYPTO_SIG_ECDSA_SHA256);
     round_trip(CRYPTO_KEY_ED25519, 0, CRYPTO_SIG_ED25519);
     round_trip(CRYPTO_KEY_RSA, 2048, CRYPTO_SIG_RSA_PKCS1_SHA256);
+}
+
+/* crypto_key_public_der builds EC and Ed25519 SPKIs without OpenSSL's encoder: the bytes must be
+ * exactly what i2d_PUBKEY writes, compressed points included. */
+static void spki_matches_openssl(struct crypto_key *k)
+{
+    struct buf mine = BUF_INIT;
+    unsigned char *theirs = NULL;
+    int len = i2d_PUBKEY(crypto_key_evp(k), &theirs);
+    cr_assert_gt(len, 0);
+    cr_assert_eq(crypto_key_public_der(k, &mine), 0);
+    cr_assert_eq(mine.size, (size_t)len, "type %d: %zu vs %d bytes", crypto_key_type(k), mine.size, len);
+    cr_assert_eq(memcmp(mine.ptr, theirs, mine.size), 0, "type %d", crypto_key_type(k));
+    X509_PUBKEY *x = NULL;
+    cr_assert_eq(crypto_key_x509_pubkey(k, &x), 0);
+    unsigned char *again = NULL;
+    cr_assert_eq(i2d_X509_PUBKEY(x, &again), len);
+    cr_assert_eq(memcmp(again, theirs, (size_t)len), 0);
+    OPENSSL_free(again);
+    X509_PUBKEY_free(x);
+    OPENSSL_free(theirs);
+    buf_free(&mine);
+}
+
+Test(crypto, public_der_is_what_openssl_encodes)
+{
+    static const enum crypto_key_type types[] = {CRYPTO_KEY_EC_P256, CRYPTO_KEY_EC_P384, CRYPTO_KEY_EC_P521,
+                                                 CRYPTO_KEY_EC_P224, CRYPTO_KEY_ED25519, CRYPTO_KEY_RSA};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct crypto_key *k;
+        cr_assert_eq(crypto_key_generate(types[i], 2048, &k), 0);
+        spki_matches_openssl(k);
+        if (types[i] == CRYPTO_KEY_EC_P256) { /* the same point, compressed, from a decoded SPKI */
+            cr_assert_eq(EVP_PKEY_set_utf8_string_param(crypto_key_evp(k), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                                        "compressed"),
+                         1);
+            unsigned char *der = NULL;
+            int len = i2d_PUBKEY(crypto_key_evp(k), &der);
+            cr_assert_eq(len, 59, "a compressed P-256 SPKI is 59 bytes");
+            struct crypto_key *pub;
+            cr_assert_eq(crypto_key_from_public_der(view_of(der, (size_t)len), &pub), 0);
+            spki_matches_openssl(pub);
+            crypto_key_free(pub);
+            OPENSSL_free(der);
+            /* and with explicit curve parameters, as a key uploaded in that form would be */
+            cr_assert_eq(EVP_PKEY_set_utf8_string_param(crypto_key_evp(k), OSSL_PKEY_PARAM_EC_ENCODING,
+                                                        OSSL_PKEY_EC_ENCODING_EXPLICIT),
+                         1);
+            der = NULL;
+            len = i2d_PUBKEY(crypto_key_evp(k), &der);
+            cr_assert_gt(len, 200, "explicit parameters are written out");
+            cr_assert_eq(crypto_key_from_public_der(view_of(der, (size_t)len), &pub), 0);
+            spki_matches_openssl(pub);
+            crypto_key_free(pub);
+            OPENSSL_free(der);
+        }
+        crypto_key_free(k);
+    }
+}
+
+static BIGNUM *rsa_param(EVP_PKEY *k, const char *name)
+{
+    BIGNUM *v = NULL;
+    cr_assert_eq(EVP_PKEY_get_bn_param(k, name, &v), 1, "%s", name);
+    return v;
+}
+
+/* RSA keys come from rsagen.c (random probable primes): each must pass OpenSSL's full key check
+ * (primality of both factors, the CRT values, the pair) and FIPS 186-4 B.3.3's conditions. */
+Test(crypto, rsa_keys_are_sound)
+{
+    static const unsigned sizes[] = {2048, 3072, 2049, 1024};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct crypto_key *k;
+        cr_assert_eq(crypto_key_generate(CRYPTO_KEY_RSA, sizes[i], &k), 0);
+        EVP_PKEY *pk = crypto_key_evp(k);
+        cr_assert_eq(crypto_key_bits(k), (int)sizes[i]);
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+        cr_assert_eq(EVP_PKEY_check(ctx), 1, "RSA-%u fails OpenSSL's key check", sizes[i]);
+        EVP_PKEY_CTX_free(ctx);
+        BIGNUM *e = rsa_param(pk, OSSL_PKEY_PARAM_RSA_E), *p = rsa_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR1),
+               *q = rsa_param(pk, OSSL_PKEY_PARAM_RSA_FACTOR2), *d = rsa_param(pk, OSSL_PKEY_PARAM_RSA_D),
+               *diff = BN_new();
+        cr_assert(BN_is_word(e, 65537));
+        cr_assert_eq(BN_sub(diff, p, q), 1);
+        cr_assert_gt(BN_num_bits(diff), (int)sizes[i] / 2 - 100, "|p - q| too small");
+        cr_assert_gt(BN_num_bits(d), (int)sizes[i] / 2, "d too small");
+        cr_assert_eq(BN_num_bits(p), ((int)sizes[i] + 1) / 2);
+        cr_assert_eq(BN_num_bits(q), (int)sizes[i] / 2);
+        BN_free(e), BN_free(p), BN_free(q), BN_clear_free(d), BN_free(diff);
+        crypto_key_free(k);
+    }
+    struct crypto_key *k = NULL;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_RSA, 512, &k), ERR_INVALID_ARG);
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_RSA, 16385, &k), ERR_INVALID_ARG);
+    cr_assert_null(k);
 }
 
 Test(crypto, raw_p256_signatures_are_64_bytes_and_points_round_trip)

@@ -286,6 +286,83 @@ Test(csr, malformed_input_never_crashes)
     buf_free(&der), buf_free(&more);
 }
 
+/* pki_csr_parse_with: the caller's key stands in for the CSR's only when the SubjectPublicKeyInfo
+ * bytes are the same, and the CSR's signature is still checked with it. */
+Test(csr, a_known_key_is_used_only_for_the_same_bytes_and_still_checked)
+{
+    struct crypto_key *k = NULL, *other = NULL;
+    struct buf der = BUF_INIT, spki = BUF_INIT, other_spki = BUF_INIT;
+    struct pki_csr *c = NULL;
+    make_csr(CRYPTO_KEY_EC_P256, 0, NULL, 0, &k, &der);
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &other), 0);
+    cr_assert_eq(crypto_key_public_der(k, &spki), 0);
+    cr_assert_eq(crypto_key_public_der(other, &other_spki), 0);
+
+    cr_assert_eq(pki_csr_parse_with(buf_view(&der), k, &c), 0);
+    cr_assert_eq(pki_csr_key(c), k, "the same bytes: the caller's key, not decoded again");
+    cr_assert(view_eq(pki_csr_spki_der(c), buf_view(&spki)));
+    pki_csr_free(c);
+
+    cr_assert_eq(pki_csr_parse_with(buf_view(&der), other, &c), 0);
+    cr_assert_neq(pki_csr_key(c), other);
+    cr_assert(crypto_key_public_eq(pki_csr_key(c), k), "another key: the CSR's own, decoded");
+    cr_assert(view_eq(pki_csr_spki_der(c), buf_view(&spki)));
+    cr_assert_not(view_eq(pki_csr_spki_der(c), buf_view(&other_spki)));
+    pki_csr_free(c);
+    c = NULL;
+
+    /* k's SubjectPublicKeyInfo signed by another key: refused although k is the known key */
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, crypto_key_evp(k));
+    cr_assert(X509_REQ_sign(req, crypto_key_evp(other), EVP_sha256()) > 0);
+    unsigned char *enc = NULL;
+    int len = i2d_X509_REQ(req, &enc);
+    cr_assert_eq(pki_csr_parse_with(view_of(enc, (size_t)len), k, &c), ERR_BAD_SIGNATURE);
+    cr_assert_null(c);
+    OPENSSL_free(enc);
+    X509_REQ_free(req);
+    crypto_key_free(k), crypto_key_free(other);
+    buf_free(&der), buf_free(&spki), buf_free(&other_spki);
+}
+
+/* Replaces the first occurrence of `from` in der by `to` (same length). */
+static void patch(struct buf *der, const char *from, const char *to, size_t n)
+{
+    uint8_t *at = memmem(der->ptr, der->size, from, n);
+    cr_assert_not_null(at, "pattern not found");
+    memcpy(at, to, n);
+}
+
+Test(csr, malformed_request_info_is_a_clear_error)
+{
+    struct crypto_key *k = NULL;
+    struct buf der = BUF_INIT, copy = BUF_INIT;
+    struct pki_csr *c = NULL;
+    make_csr(CRYPTO_KEY_EC_P256, 0, NULL, 0, &k, &der);
+    cr_assert_eq(buf_set(&copy, buf_view(&der)), 0);
+    patch(&copy, "\x02\x01\x00", "\x02\x01\x01", 3); /* version 2 */
+    cr_assert_eq(pki_csr_parse(buf_view(&copy), &c), ERR_CSR);
+    cr_assert_str_eq(err_detail(ERR_CSR), "the CSR is not a version 1 request");
+    cr_assert_eq(buf_set(&copy, buf_view(&der)), 0);
+    patch(&copy, "\x03\x42\x00\x04", "\x03\x42\x01\x04", 4); /* one unused bit in the key */
+    cr_assert_eq(pki_csr_parse(buf_view(&copy), &c), ERR_CSR);
+    cr_assert_str_eq(err_detail(ERR_CSR), "the CSR's public key is not a whole number of bytes");
+    /* an extension request that is a string, not a list of extensions */
+    X509_REQ *req = X509_REQ_new();
+    X509_REQ_set_pubkey(req, crypto_key_evp(k));
+    cr_assert_eq(X509_REQ_add1_attr_by_NID(req, NID_ext_req, V_ASN1_UTF8STRING, (const unsigned char *)"x", 1), 1);
+    cr_assert(X509_REQ_sign(req, crypto_key_evp(k), EVP_sha256()) > 0);
+    unsigned char *enc = NULL;
+    int len = i2d_X509_REQ(req, &enc);
+    cr_assert_eq(pki_csr_parse(view_of(enc, (size_t)len), &c), ERR_CSR);
+    cr_assert_str_eq(err_detail(ERR_CSR), "the CSR's extension request is not a list of extensions");
+    cr_assert_null(c);
+    OPENSSL_free(enc);
+    X509_REQ_free(req);
+    crypto_key_free(k);
+    buf_free(&der), buf_free(&copy);
+}
+
 Test(csr, marble_cert_argument_checks)
 {
     struct crypto_key *k = NULL;
