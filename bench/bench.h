@@ -8,6 +8,7 @@
 #define QUARRY_BENCH_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static inline double bench_now(void)
@@ -15,6 +16,18 @@ static inline double bench_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts n samples ascending (for medians and percentiles). */
+static inline void bench_sort(double *v, size_t n)
+{
+    qsort(v, n, sizeof(double), bench_cmp_double);
 }
 
 static inline void bench_row(const char *figure, double value, const char *unit, const char *target,

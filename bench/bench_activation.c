@@ -53,8 +53,12 @@ struct marble {
     char first_error[256];
 };
 
+static struct bench_coord *started; /* once the Coordinator runs, dying stops it and removes its files */
+
 static void die(const char *what)
 {
+    if (started != NULL)
+        bench_coord_die(started, what);
     fprintf(stderr, "bench_activation: %s\n", what);
     exit(2);
 }
@@ -197,12 +201,6 @@ struct totals {
     char first_error[256];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void merge(struct samples *into, const struct samples *from)
 {
     for (size_t i = 0; i < from->count; i++)
@@ -220,7 +218,7 @@ static void join_marbles(struct marble *ms, size_t n, struct totals *t)
         if (ms[i].errors > 0 && t->first_error[0] == '\0')
             memcpy(t->first_error, ms[i].first_error, sizeof(t->first_error));
     }
-    qsort(t->lat.v, t->lat.count, sizeof(double), cmp_double);
+    bench_sort(t->lat.v, t->lat.count);
 }
 
 /* The q-quantile in milliseconds. */
@@ -362,32 +360,30 @@ static void cost_rows(const struct closed *c, const struct bench_limits *l, long
               "< 16 MiB", "-");
 }
 
-static size_t env_size(const char *name, size_t def)
+/* A count from 1 to max given as `what`; a malformed one stops the benchmark with its reason. */
+static size_t count_of(const char *what, const char *s, uint64_t max)
 {
-    const char *v = getenv(name);
-    char *end = NULL;
-    unsigned long long n = v ? strtoull(v, &end, 10) : 0;
-    return v && end != v && *end == '\0' && n > 0 ? (size_t)n : def;
+    uint64_t n = 0;
+    if (enc_dec_u64(what, s, 1, max, &n) < 0)
+        die(err_detail(ERR_RANGE));
+    return (size_t)n;
 }
 
 static void options(int argc, char **argv, size_t *marbles, size_t *seconds)
 {
-    *marbles = env_size("QY_BENCH_MARBLES", 64);
-    *seconds = env_size("QY_BENCH_SECONDS", 8);
+    const char *m = getenv("QY_BENCH_MARBLES"), *s = getenv("QY_BENCH_SECONDS");
+    *marbles = m ? count_of("QY_BENCH_MARBLES", m, MARBLES_MAX) : 64;
+    *seconds = s ? count_of("QY_BENCH_SECONDS", s, 3600) : 8;
+    if (argc % 2 == 0)
+        die("usage: bench_activation [--marbles N] [--seconds S]");
     for (int i = 1; i + 1 < argc; i += 2) {
-        char *end = NULL;
-        unsigned long long n = strtoull(argv[i + 1], &end, 10);
-        if (end == argv[i + 1] || *end != '\0' || n == 0)
-            die("usage: bench_activation [--marbles N] [--seconds S]");
         if (strcmp(argv[i], "--marbles") == 0)
-            *marbles = (size_t)n;
+            *marbles = count_of("--marbles", argv[i + 1], MARBLES_MAX);
         else if (strcmp(argv[i], "--seconds") == 0)
-            *seconds = (size_t)n;
+            *seconds = count_of("--seconds", argv[i + 1], 3600);
         else
             die("usage: bench_activation [--marbles N] [--seconds S]");
     }
-    if (*marbles > MARBLES_MAX)
-        *marbles = MARBLES_MAX;
 }
 
 int main(int argc, char **argv)
@@ -400,6 +396,7 @@ int main(int argc, char **argv)
     struct bench_coord coord;
     bench_coord_init(&coord);
     bench_coord_start(&coord);
+    started = &coord;
     struct run run = {.coord = &coord};
     struct buf manifest = BUF_INIT;
     if (att_testkit_default_identity(coord.tk, &run.id) != 0)
@@ -416,6 +413,8 @@ int main(int argc, char **argv)
     if (ms == NULL)
         die("out of memory");
     run_closed(&run, ms, n, (double)seconds, &closed);
+    if (closed.t.ok == 0) /* nothing to divide by: say why instead of printing inf */
+        die(closed.t.first_error[0] ? closed.t.first_error : "no activation completed");
     double open_rate = closed.rate > 2 ? closed.rate / 2 : 1;
     run_open(&run, ms, n, open_rate, (double)seconds * 0.75, &open);
     size_t errors = closed.t.errors + open.errors;

@@ -185,12 +185,6 @@ static double add_records(struct bench_coord *c, const char *type, bool counted,
     return seconds;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The median of STARTS restarts (each stopped again but the last); checks it resumed serving
  * marbles (state 3). */
 static double restart_seconds(struct bench_coord *c)
@@ -208,7 +202,7 @@ static double restart_seconds(struct bench_coord *c)
         bench_coord_die(c, "the restarted Coordinator is not accepting marbles");
     json_decref(j);
     buf_free(&out);
-    qsort(t, STARTS, sizeof(double), cmp_double);
+    bench_sort(t, STARTS);
     return t[STARTS / 2];
 }
 

@@ -18,12 +18,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ar, 0, sizeof(ar));
     int r = api_mesh_parse_activation(view_of(data, size), &body, &ar, &csr, &quote);
     if (r == 0) {
-        char uuid[UUID_TEXT_SIZE];
-        if (ar.marble_type == NULL || ar.uuid == NULL || ar.csr.size != csr.size ||
-            ar.quote.size != quote.size)
+        /* the strings the Coordinator uses are all that was sent: no NUL cuts one short */
+        json_t *type = js_object_get_ci(body, "marbleType"), *id = js_object_get_ci(body, "uuid");
+        if (ar.marble_type == NULL || ar.uuid == NULL || strlen(ar.marble_type) != json_string_length(type) ||
+            strlen(ar.uuid) != json_string_length(id) || strlen(ar.marble_type) > QY_NAME_MAX)
             __builtin_trap();
+        char uuid[UUID_TEXT_SIZE];
         if (uuid_canonical(ar.uuid, uuid) == 0 && strlen(uuid) != UUID_TEXT_SIZE - 1)
             __builtin_trap();
+    } else if (r != ERR_NOMEM && err_category(r) != ERRC_INPUT) {
+        __builtin_trap(); /* a refusal of the body is the sender's fault: the mesh answers 400, not 500 */
     }
     json_decref(body);
     buf_free(&csr);

@@ -31,13 +31,9 @@ struct undo {
 
 static int undo_push(struct undo *u, enum undo_kind kind, const char *path, const char *backup)
 {
-    if (u->count == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 16;
-        struct undo_entry *n = realloc(u->e, cap * sizeof(*n));
-        ENSURE(n != NULL, ERR_NOMEM, "out of memory");
-        u->e = n;
-        u->cap = cap;
-    }
+    struct undo_entry *n = arr_grow(u->e, &u->cap, u->count, sizeof(*n), 16);
+    ENSURE(n != NULL, ERR_NOMEM, "out of memory");
+    u->e = n;
     struct undo_entry *e = &u->e[u->count];
     *e = (struct undo_entry){kind, strdup(path), backup ? strdup(backup) : NULL};
     if (e->path == NULL || (backup != NULL && e->backup == NULL)) {

@@ -459,10 +459,9 @@ static void post_sign_quote(struct call *c)
     json_t *body = NULL;
     struct buf quote = BUF_INIT, sig = BUF_INIT;
     const char *status = NULL;
-    int r = js_parse(api_req_body(c->req), QY_API_BODY_MAX, &body);
+    int r = api_body_object(api_req_body(c->req), &body);
     if (r == 0)
-        r = json_is_object(body) ? api_b64_member(body, "sgxQuote", true, &quote)
-                                 : err_fail(ERR_TYPE, __func__, "expected a JSON object");
+        r = api_b64_member(body, "sgxQuote", true, &quote);
     if (r < 0) {
         api_jsend_fail(c->resp, 400, json_pack("{s:s}", "sgxQuote", "failed to parse JSON data"), "bad request: %s",
                        err_detail(r));

@@ -325,7 +325,8 @@ QY_API int att_verifier_new(const struct att_verifier_config *cfg,
 /* NULL-safe; no att_verify() may be running. */
 QY_API void att_verifier_free(struct att_verifier *v);
 
-/* Verifies `quote` (borrowed) at `at_unix_seconds`. Returns 0 when the verification ran - then
+/* Verifies `quote` (borrowed; a DCAP quote, bare or in MarbleRun's OpenEnclave envelope, see
+ * att_strip_oe_envelope) at `at_unix_seconds`. Returns 0 when the verification ran - then
  * out->verified is the verdict, and when false out->failed_step/error/detail say why - or a
  * negative ERR_* when it could not run (out of memory, a bug). A quote whose platform matches no
  * TCB level does not verify; any TCB status of a matched level does (the policy decides). Safe to

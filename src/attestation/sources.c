@@ -70,14 +70,15 @@ static int parse_override(const char *item, size_t size, struct att_testkit_quot
     }
     if ((klen == 9 && strncmp(item, "isvprodid", 9) == 0) ||
         (klen == 6 && strncmp(item, "isvsvn", 6) == 0)) {
-        unsigned long v = 0;
-        bool ok = val.size > 0 && val.size <= 5;
-        for (size_t i = 0; ok && i < val.size; i++) {
-            ok = val.ptr[i] >= '0' && val.ptr[i] <= '9';
-            v = v * 10 + (unsigned long)(val.ptr[i] - '0');
+        char num[8];
+        uint64_t v = 0;
+        bool ok = val.size > 0 && val.size < sizeof(num);
+        if (ok) {
+            memcpy(num, val.ptr, val.size);
+            num[val.size] = '\0';
+            ok = enc_dec_u64("the value", num, 0, 65535, &v) == 0;
         }
-        ENSURE(ok && v <= 65535, ERR_INVALID_ARG, "emulated source: %.*s must be 0 to 65535",
-               (int)klen, item);
+        ENSURE(ok, ERR_INVALID_ARG, "emulated source: %.*s must be 0 to 65535", (int)klen, item);
         *(klen == 9 ? &id->isvprodid : &id->isvsvn) = (uint16_t)v;
         return 0;
     }

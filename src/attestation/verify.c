@@ -466,6 +466,7 @@ int att_verify(struct att_verifier *v, struct view quote, int64_t at, struct att
     enum att_step step;
     memset(res, 0, sizeof(*res));
 
+    quote = att_strip_oe_envelope(quote);
     STEP(ATT_STEP_PARSE, att_quote_parse(quote, &q));
     fill_identity(res, &q);
     if (q.cert_type != ATT_CERT_PCK_CHAIN) {

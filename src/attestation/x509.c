@@ -68,16 +68,6 @@ void att_cert_cn(X509 *x, char *out, size_t size)
 
 /* Trusted roots -------------------------------------------------------------------------------- */
 
-static int spki_der(EVP_PKEY *k, struct buf *out)
-{
-    unsigned char *der = NULL;
-    int len = i2d_PUBKEY(k, &der);
-    ENSURE(len > 0, ERR_CRYPTO, "cannot encode a public key");
-    int r = buf_append(out, der, (size_t)len);
-    OPENSSL_free(der);
-    return r;
-}
-
 int att_roots_init(struct att_roots *roots, const struct view *extra, size_t extra_count)
 {
     int r = ERR_INTERNAL;
@@ -118,17 +108,16 @@ void att_roots_free(struct att_roots *roots)
 static int root_index(const struct att_roots *roots, X509 *x)
 {
     int found = -1;
-    struct buf a = BUF_INIT, b = BUF_INIT;
-    if (spki_der(X509_get0_pubkey(x), &a) < 0)
+    struct crypto_key *k = NULL;
+    EVP_PKEY *pk = X509_get0_pubkey(x);
+    if (pk == NULL || crypto_key_wrap_evp(pk, &k) < 0) {
+        (void)crypto_last_error();
         return -1;
-    for (size_t i = 0; i < roots->count && found < 0; i++) {
-        buf_reset(&b);
-        if (spki_der(crypto_key_evp(roots->keys[i]), &b) == 0 &&
-            view_eq(buf_view(&a), buf_view(&b)))
-            found = (int)i;
     }
-    buf_free(&a);
-    buf_free(&b);
+    for (size_t i = 0; i < roots->count && found < 0; i++)
+        if (crypto_key_public_eq(k, roots->keys[i]))
+            found = (int)i;
+    crypto_key_free(k);
     return found;
 }
 

@@ -48,6 +48,21 @@ void mem_wipe(void *ptr, size_t size)
         explicit_bzero(ptr, size);
 }
 
+void *arr_grow(void *arr, size_t *cap, size_t count, size_t elem_size, size_t first)
+{
+    if (arr != NULL && count < *cap)
+        return arr;
+    size_t n = *cap ? *cap : first;
+    while (n <= count && n <= SIZE_MAX / 2)
+        n *= 2;
+    if (n <= count || elem_size == 0 || n > SIZE_MAX / elem_size)
+        return NULL;
+    void *p = realloc(arr, n * elem_size);
+    if (p != NULL)
+        *cap = n;
+    return p;
+}
+
 int buf_reserve(struct buf *b, size_t extra)
 {
     /* Invariant after success: cap >= size + extra + 1, the +1 for buf_terminate/buf_appendf. */

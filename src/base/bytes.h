@@ -42,6 +42,12 @@ QY_API bool mem_eq_ct(const void *a, const void *b, size_t size);
 /* Wipe memory so the compiler cannot elide it. */
 QY_API void mem_wipe(void *ptr, size_t size);
 
+/* Room for one more element in a growable array of `count` elements of `elem_size` bytes: the same
+ * pointer when `*cap` already has room, else a larger copy (`first` elements at first, then
+ * doubling; `*cap` updated), or NULL when it cannot grow (the array is left as it was). For arrays of
+ * pointers and handles: the old block is not wiped (use struct buf for secret bytes). */
+QY_API void *arr_grow(void *arr, size_t *cap, size_t count, size_t elem_size, size_t first);
+
 /* Make room for `extra` more bytes (grows by copying into a fresh allocation and wiping the old). */
 QY_API int buf_reserve(struct buf *b, size_t extra) QY_MUST_USE;
 QY_API int buf_append(struct buf *b, const void *data, size_t size) QY_MUST_USE;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
+
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s);
@@ -22,14 +24,10 @@ void diag_vadd(struct diag *d, enum diag_level level, const char *path, const ch
         d->warnings++;
     if (d->count >= QY_DIAG_MAX)
         goto drop;
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 16;
-        struct diag_entry *items = realloc(d->items, cap * sizeof(*items));
-        if (items == NULL)
-            goto drop;
-        d->items = items;
-        d->cap = cap;
-    }
+    struct diag_entry *items = arr_grow(d->items, &d->cap, d->count, sizeof(*items), 16);
+    if (items == NULL)
+        goto drop;
+    d->items = items;
     char msg[QY_DIAG_MSG_MAX];
     if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
         msg[0] = '\0';

@@ -36,7 +36,7 @@ int file_read(const char *path, size_t max_size, struct buf *out)
         if (n == 0)
             break;
         out->size += (size_t)n;
-        ENSURE_OUT(out->size <= max_size, ERR_TOO_LARGE, "%s is larger than %zu bytes", path, max_size);
+        ENSURE_OUT(out->size - start <= max_size, ERR_TOO_LARGE, "%s is larger than %zu bytes", path, max_size);
     }
     r = 0;
 out:

@@ -184,8 +184,8 @@
 /* EDG_MARBLE_UUID_FILE holds one UUID as text (36 characters, or a Go-accepted variant with
  * braces, a URN prefix and a newline); anything larger is not a UUID file. */
 #define QY_UUID_FILE_MAX_SIZE 256
-/* EDG_MARBLE_DNS_NAMES: the names and IPs a marble asks for in its certificate (Kubernetes gives
- * three; a CSR with hundreds of SANs is a mistake, not a marble). */
-#define QY_PREMAIN_MAX_NAMES 64
+/* EDG_MARBLE_DNS_NAMES: the names and IPs a marble asks for in its certificate: what the Coordinator
+ * takes in a CSR less the two loopback addresses the premain adds (Kubernetes gives three). */
+#define QY_PREMAIN_MAX_NAMES (QY_CSR_MAX_SANS - 2)
 
 #endif

@@ -70,7 +70,7 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
         return 0; /* MarbleRun's simulation mode: quotes are neither required nor checked */
     ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
     struct att_result res;
-    TRY(att_verify(c->cfg.verifier, att_strip_oe_envelope(req->quote), coord_now(c), &res));
+    TRY(att_verify(c->cfg.verifier, req->quote, coord_now(c), &res));
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t expect[64];

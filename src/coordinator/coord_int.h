@@ -107,8 +107,6 @@ int coord_refresh_identity(struct coord *c, const struct pki_ca *ca) QY_MUST_USE
 const struct mf_user *coord_user_by_cert(const struct manifest *m, struct view cert);
 bool coord_user_may(const struct manifest *m, const struct mf_user *u, enum mf_resource_type type,
                     const char *action, const char *name);
-size_t coord_users_with(const struct manifest *m, enum mf_resource_type type, const char *action,
-                        const char **out, size_t max);
 
 /* The update log (log.c): stage one entry in t (fields stolen); coord_log_commit after t commits. */
 struct coord_log_stage {
@@ -155,7 +153,5 @@ int coord_put_secrets(struct store_txn *t, const char *key, const struct sec_set
 struct mf_opt_u64 coord_mf_svn(const struct coord_mf *mf, const struct mf_package *p);
 void coord_svns_free(struct coord_mf *mf);
 int coord_svns_load(struct coord *c, struct coord_mf *mf) QY_MUST_USE;
-
-/* The DCAP quote inside MarbleRun's OpenEnclave envelope, or q itself (activate.c). */
 
 #endif

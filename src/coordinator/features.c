@@ -39,7 +39,7 @@ int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status
     *tcb_status = NULL;
     TRY_OUT(gate(s, MF_FEATURE_SIGN_QUOTE, "SignQuoteEndpoint"));
     ENSURE_OUT(c->cfg.verifier != NULL, ERR_UNSUPPORTED, "quotes cannot be verified in simulation mode");
-    TRY_OUT(att_verify(c->cfg.verifier, att_strip_oe_envelope(quote), coord_now(c), &res));
+    TRY_OUT(att_verify(c->cfg.verifier, quote, coord_now(c), &res));
     ENSURE_OUT(res.verified, ERR_ATTESTATION, "%s: %s", att_step_name(res.failed_step), res.detail);
     /* the signed message: base64 of the quote exactly as received, then the status */
     TRY_OUT(enc_b64(&msg, quote));

@@ -173,18 +173,6 @@ static int next_snapshot(struct coord *c, const struct coord_snapshot *cur, stru
     return 0;
 }
 
-static int stage_ca_and_secrets(struct store_txn *t, const struct coord_snapshot *s)
-{
-    struct buf ca = BUF_INIT;
-    int r = pki_ca_serialize(s->ca, &ca);
-    if (r == 0)
-        r = store_txn_put(t, KEY_CA, buf_view(&ca), STORE_REV_ANY);
-    if (r == 0)
-        r = coord_put_secrets(t, KEY_SECRETS, &s->secrets);
-    buf_free(&ca);
-    return r;
-}
-
 /* "[a b]", as Go prints a []string in MarbleRun's messages. */
 static void package_list(const struct manifest *u, char *out, size_t size)
 {
@@ -270,7 +258,7 @@ static int stage_package_update(struct coord *c, const struct coord_snapshot *cu
     TRY_OUT(sec_generate_shared(next->mf->m, &g, &cur->secrets, SEC_KEEP_USER_DEFINED | SEC_KEEP_SYMMETRIC,
                                 &next->secrets));
     TRY_OUT(sec_set_merge(&next->previous_secrets, &cur->previous_secrets));
-    TRY_OUT(stage_ca_and_secrets(st->t, next));
+    TRY_OUT(coord_stage_manifest_state(st->t, next)); /* the CA and the secrets changed */
     TRY_OUT(svns_json(next->mf, &svns));
     TRY_OUT(store_txn_put(st->t, KEY_PKG_SVNS, buf_view(&svns), STORE_REV_ANY));
     for (size_t i = 0; i < u->packages.count; i++)
@@ -383,7 +371,6 @@ static int pending_load(struct coord *c, struct pending *p)
     struct buf b = BUF_INIT;
     json_t *j = NULL, *v;
     const char *fp = NULL, *name;
-    uint8_t hash[32];
     memset(p, 0, sizeof(*p));
     int r = store_get(c->cfg.store, KEY_PENDING, &b, NULL);
     if (r == ERR_NOT_FOUND)
@@ -400,14 +387,8 @@ static int pending_load(struct coord *c, struct pending *p)
     json_object_foreach(p->required, name, v)
         ENSURE_OUT(json_is_boolean(v), ERR_CORRUPT, "the stored pending update is malformed");
     snprintf(p->fingerprint, sizeof(p->fingerprint), "%s", fp);
+    /* the bytes as sent: a legacy document's fingerprint is its conversion's, so no hash compare */
     TRY_OUT(store_get(c->cfg.store, KEY_PENDING_MANIFEST, &p->raw, NULL));
-    struct view raw = buf_view(&p->raw);
-    TRY_OUT(crypto_sha256(&raw, 1, hash));
-    struct buf hex = BUF_INIT;
-    r = enc_hex(&hex, view_of(hash, 32));
-    bool same = r == 0 && view_eq(buf_view(&hex), view_str(p->fingerprint));
-    buf_free(&hex);
-    ENSURE_OUT(same, ERR_CORRUPT, "the stored pending manifest does not match its fingerprint");
     r = 0;
 out:
     if (r < 0)
@@ -490,16 +471,21 @@ static void cancel_after_failure(struct coord *c, const struct coord_snapshot *c
 
 /* The operations -------------------------------------------------------------------------------------- */
 
+/* Whether the user named `user` holds UpdateManifest in m (and so may start, acknowledge or cancel). */
+static bool may_update_manifest(const struct manifest *m, const char *user)
+{
+    const struct mf_user *u = manifest_user(m, user);
+    return u != NULL && coord_user_may(m, u, MF_RES_MANIFEST, "UpdateManifest", NULL);
+}
+
 static int start_full_update(struct coord *c, const struct coord_snapshot *cur, const char *user, struct view raw,
                              struct staged *st, struct coord_update_status *out)
 {
     const struct manifest *m = cur->mf->m;
-    const struct mf_user *u = manifest_user(m, user);
     struct manifest *checked = NULL;
     struct pending p = {BUF_INIT, "", NULL, 0};
     int r = ERR_INTERNAL;
-    ENSURE(u != NULL && coord_user_may(m, u, MF_RES_MANIFEST, "UpdateManifest", NULL), ERR_PERMISSION,
-           "user %s is not allowed to update the manifest", user);
+    ENSURE(may_update_manifest(m, user), ERR_PERMISSION, "user %s is not allowed to update the manifest", user);
     TRY(coord_check_manifest(raw, "invalid manifest", &checked));
     manifest_fingerprint_hex(checked, p.fingerprint);
     manifest_free(checked);
@@ -636,8 +622,7 @@ static int cancel_locked(struct coord *c, const char *user)
     int r = ERR_INTERNAL;
     TRY_OUT(check_state(c, cur));
     TRY_OUT(pending_load(c, &p));
-    const struct mf_user *u = manifest_user(cur->mf->m, user);
-    ENSURE_OUT(u != NULL && coord_user_may(cur->mf->m, u, MF_RES_MANIFEST, "UpdateManifest", NULL), ERR_PERMISSION,
+    ENSURE_OUT(may_update_manifest(cur->mf->m, user), ERR_PERMISSION,
                "user %s is not allowed to cancel the manifest update", user);
     TRY_OUT(staged_init(c, &st));
     TRY_OUT(store_txn_del(st.t, KEY_PENDING, STORE_REV_ANY));

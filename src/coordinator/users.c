@@ -47,16 +47,3 @@ bool coord_user_may(const struct manifest *m, const struct mf_user *u, enum mf_r
     }
     return false;
 }
-
-size_t coord_users_with(const struct manifest *m, enum mf_resource_type type, const char *action,
-                        const char **out, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < m->users.count; i++)
-        if (coord_user_may(m, &m->users.items[i], type, action, NULL)) {
-            if (n < max)
-                out[n] = m->users.items[i].name;
-            n++;
-        }
-    return n;
-}

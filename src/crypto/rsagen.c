@@ -29,10 +29,11 @@
 struct rsa_parts {
     BIGNUM *p, *q, *n, *e, *d, *dp, *dq, *qinv;
 };
+#define RSA_PARTS(k) {&(k)->p, &(k)->q, &(k)->n, &(k)->e, &(k)->d, &(k)->dp, &(k)->dq, &(k)->qinv}
 
 static void parts_free(struct rsa_parts *k)
 {
-    BIGNUM **all[] = {&k->p, &k->q, &k->n, &k->e, &k->d, &k->dp, &k->dq, &k->qinv};
+    BIGNUM **all[] = RSA_PARTS(k);
     for (size_t i = 0; i < QY_ARRAY_LEN(all); i++) {
         BN_clear_free(*all[i]);
         *all[i] = NULL;
@@ -135,25 +136,23 @@ static int assemble(const struct rsa_parts *k, EVP_PKEY **out)
 /* The pairwise consistency test: a PKCS#1 v1.5 SHA-256 signature made with the key verifies. */
 static int pairwise(EVP_PKEY *key)
 {
-    static const unsigned char msg[] = "quarry RSA pairwise consistency test";
-    unsigned char sig[2048];
-    size_t sig_len = sizeof(sig);
-    EVP_MD_CTX *s = EVP_MD_CTX_new(), *v = EVP_MD_CTX_new();
-    bool ok = s != NULL && v != NULL && EVP_PKEY_get_size(key) <= (int)sizeof(sig) &&
-              EVP_DigestSignInit_ex(s, NULL, "SHA256", NULL, NULL, key, NULL) == 1 &&
-              EVP_DigestSign(s, sig, &sig_len, msg, sizeof(msg)) == 1 &&
-              EVP_DigestVerifyInit_ex(v, NULL, "SHA256", NULL, NULL, key, NULL) == 1 &&
-              EVP_DigestVerify(v, sig, sig_len, msg, sizeof(msg)) == 1;
-    EVP_MD_CTX_free(s);
-    EVP_MD_CTX_free(v);
-    ENSURE(ok, ERR_CRYPTO, "the generated RSA key fails its pairwise test: %s", crypto_last_error());
+    static const char msg[] = "quarry RSA pairwise consistency test";
+    struct crypto_key *k = NULL;
+    struct buf sig = BUF_INIT;
+    TRY(crypto_key_wrap_evp(key, &k));
+    int r = crypto_sign(k, CRYPTO_SIG_RSA_PKCS1_SHA256, view_str(msg), &sig);
+    if (r == 0)
+        r = crypto_verify(k, CRYPTO_SIG_RSA_PKCS1_SHA256, view_str(msg), buf_view(&sig));
+    crypto_key_free(k);
+    buf_free(&sig);
+    ENSURE(r == 0, ERR_CRYPTO, "the generated RSA key fails its pairwise test: %s", err_detail(r));
     return 0;
 }
 
 static int attempt(struct rsa_parts *k, int nbits, BN_CTX *ctx, bool *ok)
 {
     *ok = false;
-    BIGNUM **all[] = {&k->p, &k->q, &k->n, &k->e, &k->d, &k->dp, &k->dq, &k->qinv};
+    BIGNUM **all[] = RSA_PARTS(k);
     for (size_t i = 0; i < QY_ARRAY_LEN(all); i++) {
         ENSURE((*all[i] = BN_secure_new()) != NULL, ERR_NOMEM, "cannot allocate a number");
         BN_set_flags(*all[i], BN_FLG_CONSTTIME);

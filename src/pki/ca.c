@@ -220,12 +220,9 @@ static int read_item(struct rd *rd, const char *what, struct view *out)
 
 static int parse_cert(struct view der, const char *what, X509 **out)
 {
-    const unsigned char *p = der.ptr;
-    *out = d2i_X509(NULL, &p, (long)der.size);
-    ENSURE(*out != NULL, ERR_CORRUPT, "CA blob: the %s does not parse: %s", what,
-           crypto_last_error());
-    ENSURE(p == der.ptr + der.size, ERR_CORRUPT, "CA blob: trailing bytes after the %s", what);
-    return 0;
+    char name[64];
+    snprintf(name, sizeof(name), "the CA blob's %s", what);
+    return pki_x509_parse(der, ERR_CORRUPT, name, out);
 }
 
 /* The key must be on the CA's curve, have its private half, and be the pair of `cert`'s key: the

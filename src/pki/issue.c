@@ -27,6 +27,22 @@ int pki_x509_der(X509 *x, struct buf *out)
     return r;
 }
 
+int pki_x509_parse(struct view der, int code, const char *what, X509 **out)
+{
+    *out = NULL;
+    ENSURE(der.size > 0 && der.size <= QY_CERT_DER_MAX_SIZE, code, "%s of %zu bytes (1..%u)", what, der.size,
+           QY_CERT_DER_MAX_SIZE);
+    const unsigned char *p = der.ptr;
+    X509 *x = d2i_X509(NULL, &p, (long)der.size);
+    ENSURE(x != NULL, code, "%s does not parse: %s", what, crypto_last_error());
+    if (p != der.ptr + der.size) {
+        X509_free(x);
+        FAIL(code, "trailing bytes after %s", what);
+    }
+    *out = x;
+    return 0;
+}
+
 int pki_keyid(const struct crypto_key *key, uint8_t out[PKI_KEYID_SIZE])
 {
     X509_PUBKEY *xpk = NULL;
@@ -564,16 +580,11 @@ int pki_issue_marble_cert(const struct pki_ca *ca, const struct pki_csr *csr, co
 int pki_cert_public_key(struct view cert_der, struct crypto_key **out)
 {
     *out = NULL;
-    ENSURE(cert_der.size > 0 && cert_der.size <= QY_CERT_DER_MAX_SIZE, ERR_CERT,
-           "certificate of %zu bytes (1..%u)", cert_der.size, QY_CERT_DER_MAX_SIZE);
-    const unsigned char *p = cert_der.ptr;
-    X509 *x = d2i_X509(NULL, &p, (long)cert_der.size);
-    ENSURE(x != NULL, ERR_CERT, "not an X.509 certificate: %s", crypto_last_error());
+    X509 *x = NULL;
+    TRY(pki_x509_parse(cert_der, ERR_CERT, "the certificate", &x));
     int r = ERR_CERT;
     EVP_PKEY *k = X509_get0_pubkey(x);
-    if (p != cert_der.ptr + cert_der.size)
-        r = err_fail(ERR_CERT, __func__, "trailing bytes after the certificate");
-    else if (k == NULL)
+    if (k == NULL)
         r = err_fail(ERR_CERT, __func__, "unsupported public key: %s", crypto_last_error());
     else
         r = crypto_key_wrap_evp(k, out);

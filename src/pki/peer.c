@@ -46,14 +46,10 @@ int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int
                               struct pki_marble_identity *out)
 {
     memset(out, 0, sizeof(*out));
-    ENSURE(cert_der.size > 0 && cert_der.size <= QY_CERT_DER_MAX_SIZE, ERR_CERT, "certificate of %zu bytes",
-           cert_der.size);
-    const unsigned char *p = cert_der.ptr;
-    X509 *x = d2i_X509(NULL, &p, (long)cert_der.size);
-    ENSURE(x != NULL, ERR_CERT, "the certificate does not parse: %s", crypto_last_error());
+    X509 *x = NULL;
+    TRY(pki_x509_parse(cert_der, ERR_CERT, "the certificate", &x));
     int r = ERR_INTERNAL;
     time_t t = (time_t)pki_now(now);
-    ENSURE_OUT(p == cert_der.ptr + cert_der.size, ERR_CERT, "trailing bytes after the certificate");
     ENSURE_OUT(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca->marble_root)) == 0 &&
                    X509_verify(x, X509_get0_pubkey(ca->intermediate)) == 1,
                ERR_BAD_SIGNATURE, "the certificate was not issued by the Coordinator's current intermediate");

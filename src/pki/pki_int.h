@@ -49,6 +49,9 @@ int pki_spki_set(X509_PUBKEY *dst, const X509_ALGOR *alg, const unsigned char *b
  * decoded key (X509_get0_pubkey gives NULL): only the CA's own certificates, which are used to
  * verify, are built from subject_key. */
 int pki_build_cert(const struct pki_spec *s, X509 **out) QY_MUST_USE;
+/* One whole DER certificate of 1..QY_CERT_DER_MAX_SIZE bytes, no trailing bytes; `code` and `what`
+ * ("the certificate") make the error. *out is owned (X509_free). */
+int pki_x509_parse(struct view der, int code, const char *what, X509 **out) QY_MUST_USE;
 /* DER of x appended to out. */
 int pki_x509_der(X509 *x, struct buf *out) QY_MUST_USE;
 /* The key identifier of a public key. */

@@ -97,13 +97,9 @@ int sec_set_take(struct sec_set *s, struct sec_value *v)
     }
     ENSURE(s->count < QY_MANIFEST_MAX_ENTRIES, ERR_TOO_LARGE, "more than %u secrets",
            QY_MANIFEST_MAX_ENTRIES);
-    if (s->count == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        struct sec_value *n = realloc(s->items, cap * sizeof(*n));
-        ENSURE(n != NULL, ERR_NOMEM, "out of memory growing a secret set");
-        s->items = n;
-        s->cap = cap;
-    }
+    struct sec_value *n = arr_grow(s->items, &s->cap, s->count, sizeof(*n), 16);
+    ENSURE(n != NULL, ERR_NOMEM, "out of memory growing a secret set");
+    s->items = n;
     memmove(&s->items[i + 1], &s->items[i], (s->count - i) * sizeof(*s->items));
     s->items[i] = *v;
     s->count++;

@@ -107,13 +107,9 @@ static int mkv_apply(struct kv_memory *m, const struct kv_op *op)
         m->items[i].rev++;
         return 0;
     }
-    if (m->count == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        struct mem_entry *items = realloc(m->items, cap * sizeof(*items));
-        ENSURE(items != NULL, ERR_NOMEM, "memory store is full");
-        m->items = items;
-        m->cap = cap;
-    }
+    struct mem_entry *items = arr_grow(m->items, &m->cap, m->count, sizeof(*items), 64);
+    ENSURE(items != NULL, ERR_NOMEM, "memory store is full");
+    m->items = items;
     struct mem_entry e = {strdup(op->key), BUF_INIT, 1};
     ENSURE(e.key != NULL && buf_append_view(&e.value, op->value) == 0, ERR_NOMEM, "memory store is full");
     memmove(&m->items[i + 1], &m->items[i], (m->count - i) * sizeof(*m->items));

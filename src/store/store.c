@@ -493,13 +493,9 @@ struct store_txn *store_txn_new(void)
 /* Appends one write, unchecked (the store's own copies of what it holds). */
 static int txn_push(struct store_txn *t, const char *key, struct view value, bool del, uint64_t expect_rev)
 {
-    if (t->count == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 8;
-        struct txn_op *ops = realloc(t->ops, cap * sizeof(*ops));
-        ENSURE(ops != NULL, ERR_NOMEM, "cannot grow a transaction");
-        t->ops = ops;
-        t->cap = cap;
-    }
+    struct txn_op *ops = arr_grow(t->ops, &t->cap, t->count, sizeof(*ops), 8);
+    ENSURE(ops != NULL, ERR_NOMEM, "cannot grow a transaction");
+    t->ops = ops;
     struct txn_op *op = &t->ops[t->count];
     *op = (struct txn_op){strdup(key), BUF_INIT, del, expect_rev};
     if (op->key == NULL || (!del && buf_append_view(&op->value, value) < 0)) {

@@ -340,13 +340,9 @@ static int eval_pipe(struct exec *e, const struct tpl_pipe *pipe, struct value *
 
 static int push_seg(struct exec *e, struct tpl_segment s)
 {
-    if (e->count == e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 4;
-        struct tpl_segment *n = realloc(e->segs, cap * sizeof(*n)); /* views only, no secrets */
-        ENSURE(n != NULL, ERR_NOMEM, "out of memory rendering a template");
-        e->segs = n;
-        e->cap = cap;
-    }
+    struct tpl_segment *n = arr_grow(e->segs, &e->cap, e->count, sizeof(*n), 4); /* views, no secrets */
+    ENSURE(n != NULL, ERR_NOMEM, "out of memory rendering a template");
+    e->segs = n;
     e->segs[e->count++] = s;
     return 0;
 }

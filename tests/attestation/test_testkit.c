@@ -55,6 +55,30 @@ Test(testkit, default_kit_verifies_up_to_date_under_its_root_only)
     at_kit_free(&k);
 }
 
+/* att_verify takes a quote in MarbleRun's OpenEnclave envelope as it takes a bare one. */
+Test(testkit, a_quote_in_the_oe_envelope_verifies)
+{
+    struct at_kit k;
+    struct buf q = BUF_INIT, wrapped = BUF_INIT;
+    struct att_result res;
+    at_kit_new(NULL, &k);
+    at_kit_quote(&k, 0x42, 0, &q);
+    uint8_t h[16] = {1, 0, 0, 0, 2, 0, 0, 0};
+    for (int i = 0; i < 8; i++)
+        h[8 + i] = (uint8_t)((uint64_t)q.size >> (8 * i));
+    cr_assert_eq(buf_append(&wrapped, h, sizeof(h)), 0);
+    cr_assert_eq(buf_append_view(&wrapped, buf_view(&q)), 0);
+    at_kit_verify(&k, buf_view(&wrapped), &res);
+    cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    cr_expect_eq(res.report_data[63], 0x42);
+    wrapped.ptr[0] = 2; /* not an envelope: the quote parser refuses it */
+    at_kit_verify(&k, buf_view(&wrapped), &res);
+    cr_expect(!res.verified);
+    cr_expect_eq(res.failed_step, ATT_STEP_PARSE);
+    buf_free(&q), buf_free(&wrapped);
+    at_kit_free(&k);
+}
+
 Test(testkit, identity_params_reach_the_result)
 {
     struct at_kit k;

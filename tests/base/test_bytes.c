@@ -84,3 +84,25 @@ Test(bytes, appendf_and_terminate_at_every_fill_level)
         buf_free(&b);
     }
 }
+
+Test(bytes, arr_grow_doubles_and_refuses_overflow)
+{
+    size_t cap = 0;
+    int *a = arr_grow(NULL, &cap, 0, sizeof(int), 4);
+    cr_assert_not_null(a);
+    cr_assert_eq(cap, 4);
+    cr_assert_eq(arr_grow(a, &cap, 3, sizeof(int), 4), a, "room left: the same array");
+    for (int i = 0; i < 4; i++)
+        a[i] = i;
+    a = arr_grow(a, &cap, 4, sizeof(int), 4);
+    cr_assert_not_null(a);
+    cr_assert_eq(cap, 8);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(a[i], i, "contents kept");
+    size_t huge = SIZE_MAX / 2 + 1;
+    cr_assert_null(arr_grow(a, &huge, huge, sizeof(int), 4), "no room past the address space");
+    cr_assert_eq(huge, SIZE_MAX / 2 + 1, "cap unchanged on failure");
+    cr_assert_null(arr_grow(a, &cap, 8, SIZE_MAX / 8, 4), "element size overflow");
+    cr_assert_eq(cap, 8);
+    free(a);
+}

@@ -87,6 +87,8 @@ Test(file, read_enforces_limit_and_reports_missing, .init = setup, .fini = teard
     cr_assert(view_eq(buf_view(&b), view_str("kept")), "earlier contents stay");
     buf_reset(&b);
     cr_assert_eq(file_read(path, 10, &b), 0);
+    cr_assert_eq(file_read(path, 10, &b), 0, "the limit is the file's, not what the buffer held before");
+    cr_assert(view_eq(buf_view(&b), view_str("01234567890123456789")));
     buf_reset(&b);
     snprintf(path, sizeof(path), "%s/missing", dir);
     cr_assert_eq(file_read(path, 10, &b), ERR_NOT_FOUND);

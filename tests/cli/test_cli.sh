@@ -45,5 +45,26 @@ printf 'Packages:\n  p: {Debug: true}\nMarbles:\n  m: {Package: p}\n' >"$tmp/m.y
 expect_rc 0 "$Q" manifest check "$tmp/m.yaml"
 "$Q" manifest migrate "$tmp/m.yaml" | grep -q '"Package": "p"' && ok || bad "yaml migrate"
 
+# quarry-premain refuses a malformed environment before it contacts anyone (the address is closed)
+P="$QY_BUILD_DIR/src/programs/premain/quarry-premain"
+premain_env=(EDG_MARBLE_TYPE=backend EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:1 EDG_MARBLE_UUID_FILE="$tmp/uuid"
+    QUARRY_QUOTE_SOURCE=simulation QUARRY_ACTIVATION_TIMEOUT=1 EDG_MARBLE_DNS_NAMES=localhost)
+many=$(printf 'h%d,' $(seq 1 63))
+long=$(head -c 254 /dev/zero | tr '\0' a)
+while IFS='|' read -r var value want; do
+    out=$(env -i "${premain_env[@]}" "$var=$value" "$P" /bin/true 2>&1)
+    rc=$?
+    [ $rc -eq 1 ] && grep -qF "$want" <<<"$out" && ok || bad "premain $var=${value:0:40}: rc $rc: $out"
+done <<EOF2
+EDG_MARBLE_DNS_NAMES|,,|EDG_MARBLE_DNS_NAMES names nothing
+EDG_MARBLE_DNS_NAMES|$many|EDG_MARBLE_DNS_NAMES has more than 62 names
+EDG_MARBLE_DNS_NAMES|$long|EDG_MARBLE_DNS_NAMES has a name of 254 characters, the limit is 253
+QUARRY_ACTIVATION_TIMEOUT|abc|QUARRY_ACTIVATION_TIMEOUT must be a number from 1 to 86400
+QUARRY_ACTIVATION_TIMEOUT|0|QUARRY_ACTIVATION_TIMEOUT must be a number from 1 to 86400
+QUARRY_ACTIVATION_BACKOFF_MAX_MS|-5|QUARRY_ACTIVATION_BACKOFF_MAX_MS must be a number from 10 to 600000
+QUARRY_QUOTE_SOURCE|bogus|unknown quote source "bogus"
+EOF2
+[ ! -e "$tmp/uuid" ] && ok || bad "a refused premain wrote its UUID file"
+
 echo "[====] Synthesis: Tested: $((pass + fail)) | Passing: $pass | Failing: $fail | Crashing: 0"
 [ $fail -eq 0 ]

@@ -531,6 +531,43 @@ Test(updates, pending_update_survives_sigterm_and_kill9, .init = setup, .fini = 
     buf_free(&v1), buf_free(&v2);
 }
 
+/* A legacy document as a multi-party update: its fingerprint is that of its conversion, not of the
+ * bytes sent, and the pending update stays readable and acknowledgeable. */
+Test(updates, legacy_manifest_as_multi_party_update, .init = setup, .fini = teardown, TIMEOUT)
+{
+    struct buf v1 = BUF_INIT;
+    qc_manifest_text("multiparty.json", &v1);
+    cr_assert_eq(qc_set_manifest_text(&q, (const char *)v1.ptr, NULL), 200);
+    const char *legacy = "{\"ServiceID\": \"oracle\", \"Version\": \"1.0.0\"}";
+    json_t *j;
+    cr_assert_eq(post_manifest("admin", "/api/v2/update", legacy, &j), 200, "%s", message_of(j));
+    expect_missing(j, 2, "alice bob");
+    json_decref(j);
+    expect_pending(2, "alice bob");
+    cr_assert_eq(post_manifest("alice", "/api/v2/update-manifest", legacy, &j), 200, "%s", message_of(j));
+    expect_missing(j, 1, "bob");
+    json_decref(j);
+    cr_assert_eq(post_manifest("bob", "/api/v2/update-manifest", legacy, &j), 200, "%s", message_of(j));
+    expect_missing(j, 0, "");
+    json_decref(j);
+    cr_assert_eq(call_as(NULL, API_GET, "/api/v2/update-manifest", NULL, NULL), 404);
+    /* in force: the conversion (the manifest in force is the one fingerprinted), not the bytes sent */
+    struct buf raw = BUF_INIT, hex = BUF_INIT;
+    uint8_t digest[32];
+    cr_assert_eq(call_as(NULL, API_GET, "/api/v2/manifest", NULL, &j), 200);
+    cr_assert_eq(enc_b64_decode(&raw, view_str(json_string_value(json_object_get(data_of(j), "manifest")))), 0);
+    cr_assert_not(view_eq(buf_view(&raw), view_str(legacy)));
+    cr_assert_eq(buf_terminate(&raw), 0);
+    cr_assert(strstr((const char *)raw.ptr, "\"Marbles\"") != NULL, "a converted manifest");
+    struct view rv = buf_view(&raw);
+    cr_assert_eq(crypto_sha256(&rv, 1, digest), 0);
+    cr_assert_eq(enc_hex(&hex, view_of(digest, 32)), 0);
+    cr_assert(view_eq(buf_view(&hex), view_str(json_string_value(json_object_get(data_of(j), "manifestFingerprint")))),
+              "the fingerprint is the SHA-256 of the converted manifest");
+    json_decref(j);
+    buf_free(&raw), buf_free(&hex), buf_free(&v1);
+}
+
 /* The update log against tampering in the store ------------------------------------------------------ */
 
 static int keyfile_sealer(void *ctx, const char *name, struct sealer **out)

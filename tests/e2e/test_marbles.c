@@ -875,10 +875,7 @@ Test(marbles, the_private_key_never_crosses_the_wire, .init = setup_ready, .fini
     cr_assert_not_null(memmem(t.sent.ptr, t.sent.size, "POST /api/v2/activate", 21));
     cr_assert_not_null(memmem(t.received.ptr, t.received.size, "\"privateKey\"", 12),
                        "the answer has a key hole");
-    const struct api_param *key_file = NULL;
-    for (size_t i = 0; i < a->files_count; i++)
-        if (strcmp(a->files[i].name, "backend/tls/key.pem") == 0)
-            key_file = &a->files[i];
+    const struct api_param *key_file = qc_param(a->files, a->files_count, "backend/tls/key.pem");
     cr_assert_not_null(key_file);
     cr_expect(view_eq(buf_view(&key_file->value), buf_view(&a->key_pem)));
 

@@ -71,6 +71,13 @@ int cli_print_json(const json_t *j);
 int cli_write_out(const char *file, struct view data);
 /* Saves each RecoverySecret (base64 ciphertext) as DIR/<key name>.secret, raw; no DIR: prints them. */
 int cli_save_recovery_secrets(const json_t *secrets, const char *dir);
+/* Reads a manifest file (JSON, YAML or legacy: converted here, as MarbleRun's CLI does; the
+ * Coordinator takes JSON), connects (as a user or not) and POSTs it to `target` as
+ * {"manifest": base64}; the answer's data in *data. `package_only`: 1 must be a package update, 0
+ * must not, -1 any. `fingerprint` (or NULL) gets the manifest's. The client is closed again: the
+ * caller ends with cli_disconnect(conn, NULL). */
+int cli_post_manifest(struct cli_conn *conn, bool as_user, const char *target, const char *file, int package_only,
+                      char fingerprint[65], json_t **data);
 /* The Coordinator's root certificate, as verified by cli_connect, as DER. */
 int cli_root_der(const struct cli_conn *conn, struct buf *der);
 

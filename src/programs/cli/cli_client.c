@@ -163,7 +163,7 @@ static int check_quote(struct cli_conn *c, struct view quote, struct view root_d
     TRY_OUT(load_policy(c->policy_file, &pj, &policy));
     ENSURE_OUT(quote.size > 0, ERR_ATTESTATION, "the Coordinator sent no quote (simulation mode?); use --insecure");
     TRY_OUT(make_verifier(c, &v));
-    TRY_OUT(att_verify(v, att_strip_oe_envelope(quote), qtime_now(), &res));
+    TRY_OUT(att_verify(v, quote, qtime_now(), &res));
     ENSURE_OUT(res.verified, ERR_ATTESTATION, "the Coordinator's quote does not verify: %s: %s",
                att_step_name(res.failed_step), res.detail);
     uint8_t want[64] = {0};

@@ -9,7 +9,6 @@
 #include "manifest/manifest.h"
 #include "pki/pki.h"
 
-#define CONN_USAGE CLI_CONN_USAGE
 
 int cli_conn_parse(int argc, char **argv, struct cli_conn *conn, const struct cli_opt *extra, size_t nextra, char **pos,
                  size_t max_pos, size_t *npos, const char *usage)
@@ -42,7 +41,7 @@ int cli_write_out(const char *file, struct view data)
 
 int cli_status(int argc, char **argv)
 {
-    static const char usage[] = "quarry status " CONN_USAGE;
+    static const char usage[] = "quarry status " CLI_CONN_USAGE;
     struct cli_conn conn;
     size_t npos;
     int rc = cli_conn_parse(argc, argv, &conn, NULL, 0, NULL, 0, &npos, usage);
@@ -89,7 +88,7 @@ int cli_save_recovery_secrets(const json_t *secrets, const char *dir)
 
 int cli_manifest_set(int argc, char **argv)
 {
-    static const char usage[] = "quarry manifest set FILE [--recovery-dir DIR] " CONN_USAGE;
+    static const char usage[] = "quarry manifest set FILE [--recovery-dir DIR] " CLI_CONN_USAGE;
     struct cli_conn conn;
     const char *recovery_dir = NULL;
     char *pos[1];
@@ -100,38 +99,49 @@ int cli_manifest_set(int argc, char **argv)
         return rc;
     if (npos != 1)
         return cli_usage_error(usage, "expected one manifest file");
+    json_t *data = NULL;
+    char fp[65];
+    int r = cli_post_manifest(&conn, false, "/api/v2/manifest", pos[0], -1, fp, &data);
+    if (r == 0)
+        r = cli_save_recovery_secrets(json_object_get(data, "RecoverySecrets"), recovery_dir);
+    if (r == 0)
+        printf("manifest set, fingerprint %s\n", fp);
+    json_decref(data);
+    cli_disconnect(&conn, NULL);
+    return r == 0 ? CLI_OK : cli_fail(r);
+}
+
+int cli_post_manifest(struct cli_conn *conn, bool as_user, const char *target, const char *file, int package_only,
+                      char fingerprint[65], json_t **data)
+{
     struct buf in = BUF_INIT, b64 = BUF_INIT, body = BUF_INIT;
     struct diag d = DIAG_INIT;
     struct manifest *m = NULL;
     struct api_client *cl = NULL;
-    json_t *data = NULL;
-    int r = file_read(pos[0], QY_MANIFEST_MAX_SIZE, &in);
-    /* YAML and legacy manifests are converted here, as MarbleRun's CLI does; the Coordinator takes JSON. */
+    int r = file_read(file, QY_MANIFEST_MAX_SIZE, &in);
     if (r == 0)
         r = manifest_parse(buf_view(&in), MF_FORMAT_AUTO, &d, &m);
     diag_sort(&d);
     cli_print_diag(stderr, &d);
+    if (r == 0 && package_only >= 0 && manifest_is_update(m) != (package_only == 1))
+        r = err_fail(ERR_BAD_REQUEST, __func__, "%s",
+                     package_only ? "not a package update (only Packages may be set): use quarry manifest update apply"
+                                  : "a package-only manifest is a package update: use quarry package update");
+    if (r == 0 && fingerprint != NULL)
+        manifest_fingerprint_hex(m, fingerprint);
     if (r == 0)
         r = enc_b64(&b64, m->raw);
     if (r == 0)
         r = buf_appendf(&body, "{\"manifest\":\"%.*s\"}", (int)b64.size, (const char *)b64.ptr);
     if (r == 0)
-        r = cli_connect(&conn, false, &cl);
+        r = cli_connect(conn, as_user, &cl);
     if (r == 0)
-        r = cli_call(cl, API_POST, "/api/v2/manifest", buf_view(&body), &data);
-    if (r == 0)
-        r = cli_save_recovery_secrets(json_object_get(data, "RecoverySecrets"), recovery_dir);
-    if (r == 0) {
-        char fp[65];
-        manifest_fingerprint_hex(m, fp);
-        printf("manifest set, fingerprint %s\n", fp);
-    }
-    json_decref(data);
-    cli_disconnect(&conn, cl);
+        r = cli_call(cl, API_POST, target, buf_view(&body), data);
+    api_client_free(cl);
     manifest_free(m);
     diag_free(&d);
     buf_free(&in), buf_free(&b64), buf_free(&body);
-    return r == 0 ? CLI_OK : cli_fail(r);
+    return r;
 }
 
 int cli_root_der(const struct cli_conn *conn, struct buf *der)
@@ -141,7 +151,7 @@ int cli_root_der(const struct cli_conn *conn, struct buf *der)
 
 int cli_manifest_get(int argc, char **argv)
 {
-    static const char usage[] = "quarry manifest get [-o FILE] " CONN_USAGE;
+    static const char usage[] = "quarry manifest get [-o FILE] " CLI_CONN_USAGE;
     struct cli_conn conn;
     const char *out = NULL;
     size_t npos;
@@ -176,7 +186,7 @@ int cli_manifest_get(int argc, char **argv)
 
 int cli_certificate(int argc, char **argv)
 {
-    static const char usage[] = "quarry certificate root|intermediate|chain [-o FILE] " CONN_USAGE;
+    static const char usage[] = "quarry certificate root|intermediate|chain [-o FILE] " CLI_CONN_USAGE;
     struct cli_conn conn;
     const char *out = NULL;
     char *pos[1];
@@ -210,7 +220,7 @@ int cli_certificate(int argc, char **argv)
 
 static int secret_get(int argc, char **argv)
 {
-    static const char usage[] = "quarry secret get NAME... --cert FILE --key FILE [-o FILE] " CONN_USAGE;
+    static const char usage[] = "quarry secret get NAME... --cert FILE --key FILE [-o FILE] " CLI_CONN_USAGE;
     struct cli_conn conn;
     const char *out = NULL;
     char *pos[64];
@@ -252,7 +262,7 @@ static int secret_get(int argc, char **argv)
 
 static int secret_set(int argc, char **argv)
 {
-    static const char usage[] = "quarry secret set FILE --cert FILE --key FILE " CONN_USAGE;
+    static const char usage[] = "quarry secret set FILE --cert FILE --key FILE " CLI_CONN_USAGE;
     struct cli_conn conn;
     char *pos[1];
     size_t npos;

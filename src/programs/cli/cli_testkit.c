@@ -1,5 +1,4 @@
 /* quarry testkit init|quote: the emulated Intel PKI (TEST ONLY) from the command line. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 

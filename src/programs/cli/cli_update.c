@@ -10,47 +10,34 @@
 
 #define USER_USAGE "--cert FILE --key FILE " CLI_CONN_USAGE
 
-/* Reads a manifest file (JSON, YAML or legacy: converted here, as for `manifest set`) and POSTs it to
- * `target` as {"manifest": base64}. `package_only`: 1 must be a package update, 0 must not, -1 any. */
-static int post_manifest_file(struct cli_conn *conn, const char *target, const char *file, int package_only,
-                              json_t **data)
+/* The answer's list of strings `key` (checked whole before anything is printed): one per line, or
+ * each after a space and a newline after the last. */
+static int print_strings(const json_t *data, const char *key, bool one_per_line)
 {
-    struct buf in = BUF_INIT, b64 = BUF_INIT, body = BUF_INIT;
-    struct diag d = DIAG_INIT;
-    struct manifest *m = NULL;
-    struct api_client *cl = NULL;
-    int r = file_read(file, QY_MANIFEST_MAX_SIZE, &in);
-    if (r == 0)
-        r = manifest_parse(buf_view(&in), MF_FORMAT_AUTO, &d, &m);
-    diag_sort(&d);
-    cli_print_diag(stderr, &d);
-    if (r == 0 && package_only >= 0 && manifest_is_update(m) != (package_only == 1))
-        r = err_fail(ERR_BAD_REQUEST, __func__, "%s",
-                     package_only ? "not a package update (only Packages may be set): use quarry manifest update apply"
-                                  : "a package-only manifest is a package update: use quarry package update");
-    if (r == 0)
-        r = enc_b64(&b64, m->raw);
-    if (r == 0)
-        r = buf_appendf(&body, "{\"manifest\":\"%.*s\"}", (int)b64.size, (const char *)b64.ptr);
-    if (r == 0)
-        r = cli_connect(conn, true, &cl);
-    if (r == 0)
-        r = cli_call(cl, API_POST, target, buf_view(&body), data);
-    api_client_free(cl);
-    manifest_free(m);
-    diag_free(&d);
-    buf_free(&in), buf_free(&b64), buf_free(&body);
-    return r;
+    json_t *list = json_object_get(data, key), *v;
+    size_t i;
+    ENSURE(json_is_array(list), ERR_TYPE, "the Coordinator's answer has no list \"%s\"", key);
+    json_array_foreach(list, i, v)
+        ENSURE(json_is_string(v), ERR_TYPE, "the Coordinator's answer: \"%s\" holds a non-string", key);
+    json_array_foreach(list, i, v) printf(one_per_line ? "%s\n" : " %s", json_string_value(v));
+    if (!one_per_line)
+        printf("\n");
+    return 0;
 }
 
-static void print_missing(const json_t *data)
+static int print_message(const json_t *data)
 {
-    json_t *users = json_object_get(data, "missingUsers"), *u;
-    size_t i;
+    const char *m = NULL;
+    TRY(js_get_string(data, "message", true, &m));
+    printf("%s\n", m);
+    return 0;
+}
+
+static int print_missing(const json_t *data)
+{
     printf("%lld acknowledgement(s) missing; not yet acknowledged by:",
            (long long)json_integer_value(json_object_get(data, "missingAcknowledgments")));
-    json_array_foreach(users, i, u) printf(" %s", json_string_value(u));
-    printf("\n");
+    return print_strings(data, "missingUsers", false);
 }
 
 int cli_package(int argc, char **argv)
@@ -65,7 +52,7 @@ int cli_package(int argc, char **argv)
     if (npos != 2 || strcmp(pos[0], "update") != 0)
         return cli_usage_error(usage, "expected \"update\" and a package-only manifest");
     json_t *data = NULL;
-    int r = post_manifest_file(&conn, "/api/v2/update", pos[1], 1, &data);
+    int r = cli_post_manifest(&conn, true, "/api/v2/update", pos[1], 1, NULL, &data);
     if (r == 0)
         printf("SecurityVersion updated\n");
     json_decref(data);
@@ -87,12 +74,12 @@ static int post_update(int argc, char **argv, const char *usage, const char *tar
     if (npos != 1)
         return cli_usage_error(usage, "expected one manifest file");
     json_t *data = NULL;
-    int r = post_manifest_file(&conn, target, pos[0], package_only, &data);
+    int r = cli_post_manifest(&conn, true, target, pos[0], package_only, NULL, &data);
     const char *message = json_string_value(json_object_get(data, "message"));
     if (r == 0 && message != NULL)
         printf("%s\n", message);
     else if (r == 0 && json_integer_value(json_object_get(data, "missingAcknowledgments")) > 0)
-        print_missing(data);
+        r = print_missing(data);
     else if (r == 0)
         printf("update applied\n");
     if (r == 0)
@@ -128,7 +115,7 @@ static int update_cancel(int argc, char **argv)
     if (r == 0)
         r = cli_call(cl, API_POST, "/api/v2/update-cancel", VIEW_EMPTY, &data);
     if (r == 0)
-        printf("%s\n", json_string_value(json_object_get(data, "message")));
+        r = print_message(data);
     json_decref(data);
     cli_disconnect(&conn, cl);
     return r == 0 ? CLI_OK : cli_fail(r);
@@ -152,10 +139,9 @@ static int update_get(int argc, char **argv)
     if (r == 0)
         r = cli_call(cl, API_GET, "/api/v2/update-manifest", VIEW_EMPTY, &data);
     if (r == 0 && missing) {
-        json_t *u;
-        size_t i;
-        printf("%s\n", json_string_value(json_object_get(data, "message")));
-        json_array_foreach(json_object_get(data, "missingUsers"), i, u) printf("%s\n", json_string_value(u));
+        r = print_message(data);
+        if (r == 0)
+            r = print_strings(data, "missingUsers", true);
     } else if (r == 0) {
         r = js_get_b64(data, "manifest", true, &raw);
         if (r == 0)
@@ -207,10 +193,8 @@ int cli_update(int argc, char **argv)
         if (r == 0)
             r = coord_log_verify(lines, head, buf_view(&root));
     }
-    size_t i;
-    json_t *l;
     if (r == 0)
-        json_array_foreach(lines, i, l) printf("%s\n", json_string_value(l));
+        r = print_strings(data, "updateLog", true);
     if (r == 0 && verify)
         fprintf(stderr, "quarry: update log verified: %zu entries, signed by the Coordinator's root\n",
                 json_array_size(lines));
@@ -239,7 +223,7 @@ int cli_quote_sign(int argc, char **argv)
     struct api_client *cl = NULL;
     json_t *data = NULL;
     const char *status = NULL;
-    int r = file_read(pos[0], QY_API_BODY_MAX / 2, &quote);
+    int r = file_read(pos[0], QY_ATT_QUOTE_MAX_SIZE, &quote);
     if (r == 0)
         r = enc_b64(&b64, buf_view(&quote));
     if (r == 0)

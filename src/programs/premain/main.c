@@ -118,6 +118,8 @@ static int split_names(struct premain *p)
         if (n > 0) {
             ENSURE(p->names_count < QY_PREMAIN_MAX_NAMES, ERR_TOO_LARGE,
                    "EDG_MARBLE_DNS_NAMES has more than %d names", QY_PREMAIN_MAX_NAMES);
+            ENSURE(n <= QY_DNS_NAME_MAX, ERR_TOO_LARGE, "EDG_MARBLE_DNS_NAMES has a name of %zu characters, the limit is %u",
+                   n, QY_DNS_NAME_MAX);
             p->names[p->names_count++] = s;
         }
         s += n + !last;
