@@ -43,13 +43,13 @@ static int load(struct kv_backend *kv, const uint8_t *data, size_t size)
     for (int n = 0; n < 64 && rd_remaining(&r) > 0; n++) {
         uint8_t ksize;
         uint16_t vsize;
-        struct view k, v;
+        struct view v;
         char key[256];
-        if (rd_u8(&r, &ksize) < 0 || rd_bytes(&r, ksize, &k) < 0 || rd_u16le(&r, &vsize) < 0 ||
+        /* rd_copy, not memcpy: an empty key is a view with no pointer (regress-empty-key-*) */
+        if (rd_u8(&r, &ksize) < 0 || rd_copy(&r, key, ksize) < 0 || rd_u16le(&r, &vsize) < 0 ||
             rd_bytes(&r, vsize, &v) < 0)
             break;
-        memcpy(key, k.ptr, k.size);
-        key[k.size] = '\0'; /* as SQLite hands TEXT back: up to the first NUL */
+        key[ksize] = '\0'; /* as SQLite hands TEXT back: up to the first NUL */
         struct kv_op op = {key, v, false, STORE_REV_ANY};
         size_t start[2] = {0, 1};
         int result;
