@@ -62,5 +62,7 @@ int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int
 out:
     (void)crypto_last_error(); /* X509_verify and X509_check_ca may leave queue entries */
     X509_free(x);
+    if (r != 0)
+        memset(out, 0, sizeof(*out)); /* a refusal names no one, not even the type read before it */
     return r;
 }

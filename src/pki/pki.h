@@ -235,8 +235,9 @@ struct pki_marble_identity {
 
 /* Checks a certificate a marble presents (DER, borrowed, untrusted): issued by `ca`'s current
  * intermediate key under the marble root's name, valid at `now` (0: the clock), not a CA, with
- * the marble type extension; fills `out` from its CN and that extension. ERR_BAD_SIGNATURE for a
- * certificate of another issuer or an earlier intermediate, ERR_EXPIRED, ERR_CERT otherwise. */
+ * the marble type extension; fills `out` from its CN and that extension (both non-empty, without
+ * NUL bytes), and leaves it empty on any refusal. ERR_BAD_SIGNATURE for a certificate of another
+ * issuer or an earlier intermediate, ERR_EXPIRED, ERR_CERT otherwise. */
 QY_API int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int64_t now,
                                      struct pki_marble_identity *out) QY_MUST_USE;
 

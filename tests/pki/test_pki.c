@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "../../fuzz/pki/marble_cert_ca.h" /* the fuzz target's fixed CA, which issued its seeds */
 #include "pki/pki.h"
 #include "qt.h"
 #include "qt_ossl.h"
@@ -580,4 +581,50 @@ Test(peer, marble_certificates_from_outside)
     buf_free(&csr), buf_free(&leaf), buf_free(&server), buf_free(&longer);
     pki_ca_free(ca);
     pki_ca_free(rot);
+}
+
+/* Certificates the CA's intermediate signed that fail the checks after the signature (made by
+ * fuzz/pki/marble_cert_seeds.sh, which only the key's holder can make): each is refused with its
+ * reason and leaves the identity empty, although the marble type was read before the refusal. */
+Test(peer, refusals_after_the_signature_name_no_one)
+{
+    struct buf blob = BUF_INIT;
+    struct pki_ca *ca = NULL;
+    cr_assert_eq(enc_b64_decode(&blob, view_str(marble_cert_ca_b64)), 0);
+    cr_assert_eq(pki_ca_load(buf_view(&blob), &ca), 0);
+    const int64_t now = 1767225600; /* 2026-01-01, as fuzz_marble_cert.c */
+    const struct {
+        const char *seed;
+        int code;
+        const char *why;
+    } cases[] = {
+        {"issued-valid", 0, NULL},
+        {"issued-expired", ERR_EXPIRED, "the certificate is not valid now"},
+        {"issued-ca", ERR_CERT, "a CA certificate is not a marble's"},
+        {"regress-identity-nul-marble-type", ERR_CERT, "the marble type contains a NUL byte"},
+        {"regress-identity-no-common-name", ERR_CERT, "the certificate has no common name"},
+        {"regress-identity-empty-common-name", ERR_CERT, "the common name is empty or longer than 64 bytes"},
+        {"regress-identity-long-common-name", ERR_CERT, "the common name is empty or longer than 64 bytes"},
+        {"regress-identity-bmp-common-name", ERR_CERT, "the common name contains a NUL byte"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[512];
+        struct buf der = BUF_INIT;
+        struct pki_marble_identity id;
+        snprintf(path, sizeof(path), "%s/fuzz/corpus/marble_cert/%s", getenv("QY_SOURCE_DIR"), cases[i].seed);
+        qt_read(path, &der);
+        int r = pki_ca_verify_marble_cert(ca, buf_view(&der), now, &id);
+        cr_assert_eq(r, cases[i].code, "%s: %s: %s", cases[i].seed, err_name(r), err_detail(r));
+        if (r == 0) {
+            cr_assert_str_eq(id.common_name, "00000000-0000-4000-8000-000000000000");
+            cr_assert_str_eq(id.marble_type, "fuzz");
+        } else {
+            cr_assert(strstr(err_detail(r), cases[i].why) != NULL, "%s: %s", cases[i].seed, err_detail(r));
+            cr_assert_str_eq(id.common_name, "", "%s", cases[i].seed);
+            cr_assert_str_eq(id.marble_type, "", "%s: %s", cases[i].seed, id.marble_type);
+        }
+        buf_free(&der);
+    }
+    pki_ca_free(ca);
+    buf_free(&blob);
 }
