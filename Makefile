@@ -1,11 +1,13 @@
 # Quarry's front door. Each target installs missing Debian packages, configures meson once, runs.
 #   make          build (build/)                 make check   all tests under ASan+UBSan (build-asan/)
 #   make demo     build and run the demo         make bench   release build and benchmarks (build-release/)
-#   make fuzz     libFuzzer runs (build-fuzz/)   make lint    include direction, banned functions, format
+#   make fuzz     libFuzzer runs (build-fuzz/; FUZZ_SECONDS=30 per target, FUZZ_TARGETS=all)
+#   make lint     include direction, banned functions, format
 .PHONY: all build check demo bench fuzz lint deps clean
 
 MESON_COMMON := --wrap-mode=nodownload
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
 
 all: build
 
@@ -38,7 +40,7 @@ fuzz:
 	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz $(MESON_COMMON) --buildtype=debugoptimized \
 		-Dfuzz=true -Db_lundef=false >/dev/null
 	@ninja -C build-fuzz
-	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 lint:
 	@scripts/lint.sh

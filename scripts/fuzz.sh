@@ -31,6 +31,8 @@ status=0
 for name in "${targets[@]}"; do
     exe="$build/fuzz/fuzz_$name"
     [ -x "$exe" ] || { echo "fuzz: no target $exe" >&2; status=1; continue; }
+    # a build without UBSan would let undefined behaviour pass unseen (meson.build adds it with -Dfuzz=true)
+    grep -qa __ubsan_handle_ "$exe" || { echo "fuzz: $exe is not built with -fsanitize=undefined" >&2; status=1; continue; }
     t=$((secs * ${multiplier[$name]:-1}))
     mkdir -p "$build/corpus/$name" "$build/artifacts"
     echo "fuzz: $name for ${t}s"
