@@ -117,6 +117,9 @@ QY_API int crypto_verify(const struct crypto_key *k, enum crypto_sig_alg alg, st
 /* HKDF-SHA256 (RFC 5869): out_size bytes of output keying material. */
 QY_API int crypto_hkdf_sha256(struct view ikm, struct view salt, struct view info, uint8_t *out,
                               size_t out_size) QY_MUST_USE;
+/* HMAC-SHA256 (RFC 2104) under `key` of the concatenation of `count` views. */
+QY_API int crypto_hmac_sha256(struct view key, const struct view *parts, size_t count,
+                              uint8_t out[CRYPTO_SHA256_SIZE]) QY_MUST_USE;
 /* AES-256-GCM with a random 96-bit nonce; appends nonce || ciphertext || tag. */
 QY_API int crypto_aead_seal(const uint8_t key[CRYPTO_AEAD_KEY_SIZE], struct view aad,
                             struct view plaintext, struct buf *out) QY_MUST_USE;

@@ -1,7 +1,8 @@
-/* HKDF, AES-256-GCM and RSA-OAEP. */
+/* HKDF, HMAC, AES-256-GCM and RSA-OAEP. */
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "crypto_int.h"
@@ -25,6 +26,36 @@ int crypto_hkdf_sha256(struct view ikm, struct view salt, struct view info, uint
         r = err_fail(ERR_CRYPTO, __func__, "HKDF: %s", crypto_last_error());
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
+    return r;
+}
+
+static EVP_MAC *mac_hmac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void)
+{
+    mac_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); /* once: a fetch per MAC would cost more than the MAC */
+}
+
+int crypto_hmac_sha256(struct view key, const struct view *parts, size_t count, uint8_t out[CRYPTO_SHA256_SIZE])
+{
+    int r = ERR_CRYPTO;
+    size_t len = 0;
+    pthread_once(&hmac_once, fetch_hmac);
+    EVP_MAC_CTX *ctx = mac_hmac ? EVP_MAC_CTX_new(mac_hmac) : NULL;
+    ENSURE(ctx != NULL, ERR_CRYPTO, "HMAC: %s", crypto_last_error());
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                            OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx, key.ptr, key.size, params) != 1)
+        FAIL_OUT(ERR_CRYPTO, "HMAC init: %s", crypto_last_error());
+    for (size_t i = 0; i < count; i++)
+        if (parts[i].size > 0 && EVP_MAC_update(ctx, parts[i].ptr, parts[i].size) != 1)
+            FAIL_OUT(ERR_CRYPTO, "HMAC update: %s", crypto_last_error());
+    if (EVP_MAC_final(ctx, out, &len, CRYPTO_SHA256_SIZE) != 1 || len != CRYPTO_SHA256_SIZE)
+        FAIL_OUT(ERR_CRYPTO, "HMAC final: %s", crypto_last_error());
+    r = 0;
+out:
+    EVP_MAC_CTX_free(ctx);
     return r;
 }
 

@@ -61,7 +61,8 @@ QY_API void sealer_free(struct sealer *s);
 /* Backends -------------------------------------------------------------------------------------- */
 
 /* One write of a transaction. expect_rev: STORE_REV_ANY (no guard), STORE_REV_ABSENT (the key must
- * not exist), or the exact revision the key must still have. */
+ * not exist), or the exact revision the key must still have. rev: the revision a put records (the
+ * store's commit counter; backends keep it as given and hand it back with the value). */
 #define STORE_REV_ANY UINT64_MAX
 #define STORE_REV_ABSENT 0
 
@@ -70,6 +71,7 @@ struct kv_op {
     struct view value; /* ignored for deletes */
     bool del;
     uint64_t expect_rev;
+    uint64_t rev;
 };
 
 /* Called for each entry of a scan, in key order; a negative return stops the scan and is returned. */
