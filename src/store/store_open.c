@@ -242,6 +242,7 @@ static int swap_sealer(struct store *s, struct sealer *sealer)
         }
         s->kv->free(s->kv);
         s->kv = mem;
+        s->digest = (struct store_digest){s->digest.counter, 0, {0}}; /* of the empty memory backend */
         s->digest_stored = false;
     }
     sealer_free(s->sealer); /* NULL-safe: a sealed store has none */

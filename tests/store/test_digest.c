@@ -27,6 +27,18 @@ static void a_state(void)
     store_free(s);
 }
 
+/* a_state(), a copy of row `saved` in the table "old", then one commit of key = value. */
+static void keep_then_put(const char *saved, const char *key, const char *value, uint64_t guard)
+{
+    char stmt[200];
+    a_state();
+    snprintf(stmt, sizeof(stmt), "CREATE TABLE old AS SELECT * FROM kv WHERE key = '%s'", saved);
+    sql(db, stmt);
+    struct store *s = open_store(spec_db, spec_key);
+    put(s, key, value, guard, 0);
+    store_free(s);
+}
+
 #define REFUSED(...)                                                                               \
     do {                                                                                           \
         char want_[512];                                                                           \
@@ -64,11 +76,7 @@ Test(digest, a_moved_row_is_refused, .init = setup, .fini = teardown)
 /* The old copy keeps its own revision, or takes the current one: the digest does not match either. */
 Test(digest, a_row_reverted_to_an_older_copy_is_refused, .init = setup, .fini = teardown)
 {
-    a_state();
-    sql(db, "CREATE TABLE old AS SELECT * FROM kv WHERE key = 'secrets'");
-    struct store *s = open_store(spec_db, spec_key);
-    put(s, "secrets", "{\"v\":2}", STORE_REV_ANY, 0);
-    store_free(s);
+    keep_then_put("secrets", "secrets", "{\"v\":2}", STORE_REV_ANY);
     long long n = sql_int(db, COUNTED);
     cr_assert_lt(sql_int(db, "SELECT rev FROM old"), sql_int(db, "SELECT rev FROM kv WHERE key = 'secrets'"));
     sql(db, "CREATE TABLE new AS SELECT * FROM kv WHERE key = 'secrets'");
@@ -79,7 +87,7 @@ Test(digest, a_row_reverted_to_an_older_copy_is_refused, .init = setup, .fini = 
     REFUSED("the state was tampered with: the state digest does not match (%lld entries): a row was replaced "
             "by another copy", n);
     sql(db, "UPDATE kv SET value = (SELECT value FROM new) WHERE key = 'secrets'");
-    s = open_store(spec_db, spec_key); /* the current copy back: the state is whole again */
+    struct store *s = open_store(spec_db, spec_key); /* the current copy back: the state is whole again */
     expect_value(s, "secrets", "{\"v\":2}");
     store_free(s);
 }
@@ -116,11 +124,7 @@ Test(digest, a_deleted_or_edited_digest_is_refused, .init = setup, .fini = teard
  * deleted since is missing from its count. */
 Test(digest, the_digest_reverted_alone_is_refused, .init = setup, .fini = teardown)
 {
-    a_state();
-    sql(db, "CREATE TABLE old AS SELECT * FROM kv WHERE key = 'sys:digest'");
-    struct store *s = open_store(spec_db, spec_key);
-    put(s, "activations:a:2", "uuid-2", STORE_REV_ABSENT, 0);
-    store_free(s);
+    keep_then_put("sys:digest", "activations:a:2", "uuid-2", STORE_REV_ABSENT);
     const char *restore = "UPDATE kv SET value = (SELECT value FROM old), rev = (SELECT rev FROM old) "
                           "WHERE key = 'sys:digest'";
     sql(db, "CREATE TABLE new AS SELECT * FROM kv WHERE key = 'sys:digest'");
@@ -129,7 +133,7 @@ Test(digest, the_digest_reverted_alone_is_refused, .init = setup, .fini = teardo
             "counter %lld (the digest is older than the rows)",
             sql_int(db, "SELECT rev FROM kv WHERE key = 'activations:a:2'"), sql_int(db, "SELECT rev FROM old"));
     sql(db, "UPDATE kv SET value = (SELECT value FROM new), rev = (SELECT rev FROM new) WHERE key = 'sys:digest'");
-    s = open_store(spec_db, spec_key);
+    struct store *s = open_store(spec_db, spec_key);
     struct store_txn *t = store_txn_new();
     cr_assert_eq(store_txn_del(t, "activations:a:2", STORE_REV_ANY), 0);
     cr_assert_eq(store_txn_del(t, "activations:a:1", STORE_REV_ANY), 0);
