@@ -47,7 +47,7 @@ static void sum_add(uint8_t sum[32], const uint8_t mac[32], int sign)
 
 /* MAC(key, rev, value) = HMAC-SHA256(mac key, u32be(|key|) || key || u64be(rev) || value): the key
  * name's length makes the split unambiguous; the value runs to the end. */
-int store_digest_entry(struct store_digest *d, const struct store_keys *k, const char *key, uint64_t rev,
+int store_digest_entry(struct store_digest *d, struct crypto_hmac *mac_key, const char *key, uint64_t rev,
                        struct view value, int sign)
 {
     uint8_t len[4], rv[8], mac[CRYPTO_SHA256_SIZE];
@@ -57,7 +57,7 @@ int store_digest_entry(struct store_digest *d, const struct store_keys *k, const
         len[i] = (uint8_t)(n >> (24 - 8 * i));
     put_u64be(rv, rev);
     struct view parts[] = {view_of(len, 4), view_of(key, n), view_of(rv, 8), value};
-    TRY(crypto_hmac_sha256(view_of(k->mac, sizeof(k->mac)), parts, QY_ARRAY_LEN(parts), mac));
+    TRY(crypto_hmac_run(mac_key, parts, QY_ARRAY_LEN(parts), mac));
     sum_add(d->sum, mac, sign);
     d->count += sign > 0 ? 1 : (uint64_t)-1;
     mem_wipe(mac, sizeof(mac));
@@ -108,6 +108,7 @@ static int digest_load(struct store *s, const struct store_keys *k, struct store
 
 struct verify {
     const struct store_keys *k;
+    struct crypto_hmac *mac;
     struct store_digest have;
     uint64_t counter; /* recorded */
     char ahead[QY_STORE_KEY_MAX + 1], forged[QY_STORE_KEY_MAX + 1]; /* the first row of each kind */
@@ -130,7 +131,7 @@ static int count_one(void *ctx, const char *key, struct view value, uint64_t rev
         note(v->ahead, key);
         v->ahead_rev = rev;
     }
-    return store_digest_entry(&v->have, v->k, key, rev, value, +1);
+    return store_digest_entry(&v->have, v->mac, key, rev, value, +1);
 }
 
 /* Second pass, only after a mismatch: the first row whose value does not open under its own name. */
@@ -174,7 +175,9 @@ int store_digest_verify(struct store *s, const struct store_keys *k)
     v->k = k;
     v->counter = want.counter;
     v->plain = (struct buf)BUF_INIT;
-    int r = s->kv->scan(s->kv, "", count_one, v);
+    int r = crypto_hmac_new(view_of(k->mac, sizeof(k->mac)), &v->mac);
+    if (r == 0)
+        r = s->kv->scan(s->kv, "", count_one, v);
     bool same = r == 0 && v->have.count == want.count &&
                 view_eq_ct(view_of(v->have.sum, 32), view_of(want.sum, 32)) && v->ahead[0] == '\0';
     if (r == 0 && !same)
@@ -182,6 +185,7 @@ int store_digest_verify(struct store *s, const struct store_keys *k)
     if (r == 0)
         s->digest = want;
     buf_free(&v->plain);
+    crypto_hmac_free(v->mac);
     mem_wipe(v, sizeof(*v));
     free(v);
     mem_wipe(&want, sizeof(want));

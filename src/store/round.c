@@ -26,7 +26,7 @@ struct slot {
 };
 
 struct round {
-    const struct store_keys *k;
+    struct crypto_hmac *mac; /* keyed with the mac key */
     struct slot *slots;
     size_t count;
     struct store_digest d;
@@ -113,9 +113,9 @@ static int group_apply(struct round *rd, const struct kv_op *ops, size_t n, stru
         }
         struct slot *sl = slot_of(rd, op->key);
         if (store_digest_counts(op->key) && sl->present)
-            TRY(store_digest_entry(&rd->d, rd->k, op->key, sl->rev, sl->value, -1));
+            TRY(store_digest_entry(&rd->d, rd->mac, op->key, sl->rev, sl->value, -1));
         if (store_digest_counts(op->key) && !op->del)
-            TRY(store_digest_entry(&rd->d, rd->k, op->key, rd->rev, op->value, +1));
+            TRY(store_digest_entry(&rd->d, rd->mac, op->key, rd->rev, op->value, +1));
         out[(*nout)++] = (struct kv_op){op->key, op->value, op->del, sl->emitted ? STORE_REV_ANY : sl->guard, rd->rev};
         *sl = (struct slot){sl->key, !op->del, rd->rev, op->value, sl->read, sl->guard, true, true};
     }
@@ -131,13 +131,14 @@ static int attempt(struct store *s, const struct store_keys *k, const struct kv_
 {
     size_t n = start[groups], nout = 0;
     bool wiped = n > 0 && ops[0].key == NULL, any = false;
-    struct round rd = {k, NULL, 0, s->digest, s->digest.counter + 1};
+    struct round rd = {NULL, NULL, 0, s->digest, s->digest.counter + 1};
     if (wiped)
         rd.d = (struct store_digest){s->digest.counter, 0, {0}};
     struct kv_op *out = calloc(n + 1, sizeof(*out));
     struct buf row = BUF_INIT;
     int r = ERR_INTERNAL, res = 0;
     ENSURE_OUT(out != NULL, ERR_NOMEM, "cannot allocate a commit");
+    TRY_OUT(crypto_hmac_new(view_of(k->mac, sizeof(k->mac)), &rd.mac));
     TRY_OUT(collect(&rd, ops, n));
     TRY_OUT(load(&rd, s->kv, ops, n, wiped, exact));
     for (size_t g = 0; g < groups; g++) {
@@ -164,6 +165,7 @@ out:
     for (size_t i = 0; rd.slots && i < rd.count; i++)
         buf_free(&rd.slots[i].read);
     free(rd.slots);
+    crypto_hmac_free(rd.mac);
     free(out);
     buf_free(&row);
     mem_wipe(&rd.d, sizeof(rd.d));

@@ -78,8 +78,8 @@ int store_txn_push(struct store_txn *t, const char *key, struct view value, bool
 /* digest.c */
 int store_keys_derive(const uint8_t dek[STORE_DEK_SIZE], struct store_keys *out) QY_MUST_USE;
 bool store_digest_counts(const char *key);
-/* Adds (sign +1) or removes (-1) the entry (key, rev, value) from d. */
-int store_digest_entry(struct store_digest *d, const struct store_keys *k, const char *key, uint64_t rev,
+/* Adds (sign +1) or removes (-1) the entry (key, rev, value) from d; mac is keyed with the mac key. */
+int store_digest_entry(struct store_digest *d, struct crypto_hmac *mac, const char *key, uint64_t rev,
                        struct view value, int sign) QY_MUST_USE;
 /* The sys:digest value for d (appended to out). */
 int store_digest_seal(const struct store_keys *k, const struct store_digest *d, struct buf *out) QY_MUST_USE;
