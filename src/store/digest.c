@@ -106,6 +106,16 @@ static int digest_load(struct store *s, const struct store_keys *k, struct store
     return r;
 }
 
+int store_digest_reload(struct store *s, const struct store_keys *k)
+{
+    struct store_digest d = {0};
+    int r = digest_load(s, k, &d);
+    if (r == 0)
+        s->digest = d;
+    mem_wipe(&d, sizeof(d));
+    return r;
+}
+
 struct verify {
     const struct store_keys *k;
     struct crypto_hmac *mac;

@@ -6,7 +6,7 @@
  * hold into the digest, and hands the backend one transaction: those writes, each key's first write
  * guarded by the revision read, and sys:digest guarded by its own revision. So the read and the
  * write cannot be split by another writer: if one got in between, the backend refuses the whole
- * transaction and the round starts again from fresh reads. Keys a transaction expects to be absent
+ * transaction and the round starts again from fresh reads, on the digest as that writer left it. Keys a transaction expects to be absent
  * (new activation records) are not read: the backend's guard checks them, and a refusal makes the
  * next attempt read everything. Cost: O(the round's writes), whatever the size of the state.
  */
@@ -181,6 +181,8 @@ int store_round(struct store *s, const struct store_keys *k, const struct kv_op 
         int r = attempt(s, k, ops, start, groups, result, i > 0);
         if (r <= 0)
             return r;
+        if (s->digest_stored) /* another writer got in first: build on its digest */
+            TRY(store_digest_reload(s, k));
     }
     FAIL(ERR_CONFLICT, "the store changed under %u attempts to commit (another writer?)", QY_STORE_ROUND_RETRIES);
 }

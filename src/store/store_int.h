@@ -87,6 +87,9 @@ int store_digest_seal(const struct store_keys *k, const struct store_digest *d, 
  * it can, when they differ. */
 int store_digest_verify(struct store *s, const struct store_keys *k) QY_MUST_USE;
 
+/* Reads sys:digest again (another writer may have moved it on) into s->digest. */
+int store_digest_reload(struct store *s, const struct store_keys *k) QY_MUST_USE;
+
 /* round.c: applies groups of writes (values sealed already) as one backend commit with sys:digest
  * updated under k, in the same transaction, by the writes of the groups whose guards hold; the
  * others get result[g] = ERR_CONFLICT and change nothing. A leading wipe op (key NULL) must be the
