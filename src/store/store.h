@@ -225,7 +225,8 @@ QY_API int store_txn_del(struct store_txn *t, const char *key, uint64_t expect_r
 QY_API size_t store_txn_count(const struct store_txn *t);
 QY_API void store_txn_free(struct store_txn *t);
 /* Encrypts and applies t atomically and durably, grouped with other threads' commits. 0, or
- * ERR_CONFLICT when a guard failed (nothing of t applied), or an I/O error. */
+ * ERR_CONFLICT when a guard failed (nothing of t applied), or an I/O error. Every guard of t is
+ * compared with the state before t (not after t's own earlier writes). */
 QY_API int store_commit(struct store *s, const struct store_txn *t) QY_MUST_USE;
 /* Commits grouped so far (for benchmarks and metrics). */
 QY_API uint64_t store_commit_groups(const struct store *s);
