@@ -146,6 +146,10 @@
 #define QY_STORE_KEY_MAX (QY_NAME_MAX + 64)
 #define QY_STORE_VALUE_MAX (QY_MANIFEST_MAX_SIZE + 1024 * 1024)
 #define QY_STORE_TXN_MAX 65536
+/* A group commit reads the rows it replaces before it writes (the state digest needs their MACs) and
+ * the backend checks they did not change meanwhile; only another writer of the same store can make
+ * that check fail, and a round is retried this often before its transactions fail as conflicts. */
+#define QY_STORE_ROUND_RETRIES 8
 
 /* Request bodies: the largest is a manifest upload (base64 of QY_MANIFEST_MAX_SIZE in JSON). */
 #define QY_API_BODY_MAX (QY_MANIFEST_MAX_SIZE / 3 * 4 + 64 * 1024)

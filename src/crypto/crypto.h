@@ -117,6 +117,16 @@ QY_API int crypto_verify(const struct crypto_key *k, enum crypto_sig_alg alg, st
 /* HKDF-SHA256 (RFC 5869): out_size bytes of output keying material. */
 QY_API int crypto_hkdf_sha256(struct view ikm, struct view salt, struct view info, uint8_t *out,
                               size_t out_size) QY_MUST_USE;
+/* HMAC-SHA256 (RFC 2104) under `key` of the concatenation of `count` views. */
+QY_API int crypto_hmac_sha256(struct view key, const struct view *parts, size_t count,
+                              uint8_t out[CRYPTO_SHA256_SIZE]) QY_MUST_USE;
+/* The same, keyed once for many MACs (the key's setup is a third of a short MAC's cost). The key is
+ * copied in (wiped on free); one thread at a time per handle. Free with crypto_hmac_free. */
+struct crypto_hmac;
+QY_API int crypto_hmac_new(struct view key, struct crypto_hmac **out) QY_MUST_USE;
+QY_API int crypto_hmac_run(struct crypto_hmac *h, const struct view *parts, size_t count,
+                           uint8_t out[CRYPTO_SHA256_SIZE]) QY_MUST_USE;
+QY_API void crypto_hmac_free(struct crypto_hmac *h);
 /* AES-256-GCM with a random 96-bit nonce; appends nonce || ciphertext || tag. */
 QY_API int crypto_aead_seal(const uint8_t key[CRYPTO_AEAD_KEY_SIZE], struct view aad,
                             struct view plaintext, struct buf *out) QY_MUST_USE;

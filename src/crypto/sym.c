@@ -1,7 +1,9 @@
-/* HKDF, AES-256-GCM and RSA-OAEP. */
+/* HKDF, HMAC, AES-256-GCM and RSA-OAEP. */
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto_int.h"
@@ -25,6 +27,65 @@ int crypto_hkdf_sha256(struct view ikm, struct view salt, struct view info, uint
         r = err_fail(ERR_CRYPTO, __func__, "HKDF: %s", crypto_last_error());
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
+    return r;
+}
+
+static EVP_MAC *mac_hmac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hmac(void)
+{
+    mac_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); /* once: a fetch per MAC would cost more than the MAC */
+}
+
+struct crypto_hmac {
+    EVP_MAC_CTX *ctx;
+};
+
+int crypto_hmac_new(struct view key, struct crypto_hmac **out)
+{
+    *out = NULL;
+    pthread_once(&hmac_once, fetch_hmac);
+    struct crypto_hmac *h = calloc(1, sizeof(*h));
+    ENSURE(h != NULL, ERR_NOMEM, "cannot allocate an HMAC");
+    h->ctx = mac_hmac ? EVP_MAC_CTX_new(mac_hmac) : NULL;
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+                            OSSL_PARAM_construct_end()};
+    if (h->ctx == NULL || EVP_MAC_init(h->ctx, key.ptr, key.size, params) != 1) {
+        crypto_hmac_free(h);
+        FAIL(ERR_CRYPTO, "HMAC init: %s", crypto_last_error());
+    }
+    *out = h;
+    return 0;
+}
+
+/* Each run starts over with the key given at crypto_hmac_new (EVP_MAC_init without a key keeps it). */
+int crypto_hmac_run(struct crypto_hmac *h, const struct view *parts, size_t count, uint8_t out[CRYPTO_SHA256_SIZE])
+{
+    size_t len = 0;
+    ENSURE(EVP_MAC_init(h->ctx, NULL, 0, NULL) == 1, ERR_CRYPTO, "HMAC init: %s", crypto_last_error());
+    for (size_t i = 0; i < count; i++)
+        ENSURE(parts[i].size == 0 || EVP_MAC_update(h->ctx, parts[i].ptr, parts[i].size) == 1, ERR_CRYPTO,
+               "HMAC update: %s", crypto_last_error());
+    ENSURE(EVP_MAC_final(h->ctx, out, &len, CRYPTO_SHA256_SIZE) == 1 && len == CRYPTO_SHA256_SIZE, ERR_CRYPTO,
+           "HMAC final: %s", crypto_last_error());
+    return 0;
+}
+
+void crypto_hmac_free(struct crypto_hmac *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MAC_CTX_free(h->ctx); /* OpenSSL cleanses the key schedule */
+    free(h);
+}
+
+int crypto_hmac_sha256(struct view key, const struct view *parts, size_t count, uint8_t out[CRYPTO_SHA256_SIZE])
+{
+    struct crypto_hmac *h;
+    TRY(crypto_hmac_new(key, &h));
+    int r = crypto_hmac_run(h, parts, count, out);
+    crypto_hmac_free(h);
     return r;
 }
 

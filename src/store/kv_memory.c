@@ -104,13 +104,13 @@ static int mkv_apply(struct kv_memory *m, const struct kv_op *op)
     }
     if (found) {
         TRY(buf_set(&m->items[i].value, op->value));
-        m->items[i].rev++;
+        m->items[i].rev = op->rev;
         return 0;
     }
     struct mem_entry *items = arr_grow(m->items, &m->cap, m->count, sizeof(*items), 64);
     ENSURE(items != NULL, ERR_NOMEM, "memory store is full");
     m->items = items;
-    struct mem_entry e = {strdup(op->key), BUF_INIT, 1};
+    struct mem_entry e = {strdup(op->key), BUF_INIT, op->rev};
     ENSURE(e.key != NULL && buf_append_view(&e.value, op->value) == 0, ERR_NOMEM, "memory store is full");
     memmove(&m->items[i + 1], &m->items[i], (m->count - i) * sizeof(*m->items));
     m->items[i] = e;

@@ -4,10 +4,15 @@
  * the new state. One connection, serialised by a mutex: reads are rare (start-up, admin calls), and
  * writes are already grouped by the store above.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -113,6 +118,7 @@ static int apply_op(struct kv_sqlite *k, const struct kv_op *op, uint64_t rev)
     sqlite3_bind_blob(st, 1, op->value.size ? op->value.ptr : (const void *)"", (int)op->value.size,
                       SQLITE_STATIC);
     sqlite3_bind_text(st, 2, op->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)op->rev);
     return step_done(k, st, "write");
 }
 
@@ -191,6 +197,36 @@ static int prepare(struct kv_sqlite *k, const char *sql, sqlite3_stmt **out)
     return 0;
 }
 
+/* 0600 whatever the umask. `create`: the file is made if missing; otherwise a missing one is fine. */
+static int make_private(const char *path, bool create)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    if (fd < 0 && !create && errno == ENOENT)
+        return 0;
+    ENSURE(fd >= 0, ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int r = fchmod(fd, 0600) == 0 ? 0 : err_fail(ERR_IO, __func__, "cannot chmod %s: %s", path, strerror(errno));
+    close(fd);
+    return r;
+}
+
+/* The state is secret even encrypted (who holds it can try the seal key elsewhere): the database is
+ * 0600 before SQLite makes its -wal and -shm files, which take the database's permissions; files an
+ * older version left 0644 are tightened. */
+static int private_files(const char *path)
+{
+    if (strcmp(path, ":memory:") == 0)
+        return 0;
+    TRY(make_private(path, true));
+    const char *suffix[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < QY_ARRAY_LEN(suffix); i++) {
+        char side[4096];
+        int n = snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+        ENSURE(n > 0 && (size_t)n < sizeof(side), ERR_TOO_LARGE, "store path of %zu bytes", strlen(path));
+        TRY(make_private(side, false));
+    }
+    return 0;
+}
+
 int kv_sqlite_open(const char *path, struct kv_backend **out)
 {
     int r = ERR_INTERNAL;
@@ -199,6 +235,7 @@ int kv_sqlite_open(const char *path, struct kv_backend **out)
     ENSURE(k != NULL, ERR_NOMEM, "cannot allocate the SQLite backend");
     k->base = (struct kv_backend){"sqlite", sq_get, sq_scan, sq_commit, sq_wipe, sq_free};
     pthread_mutex_init(&k->lock, NULL);
+    TRY_OUT(private_files(path));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &k->db, flags, NULL) != SQLITE_OK)
         FAIL_OUT(ERR_IO, "cannot open %s: %s", path, k->db ? sqlite3_errmsg(k->db) : "out of memory");
@@ -212,8 +249,8 @@ int kv_sqlite_open(const char *path, struct kv_backend **out)
                     "rev INTEGER NOT NULL) WITHOUT ROWID"));
     TRY_OUT(prepare(k, "SELECT value, rev FROM kv WHERE key = ?1", &k->get));
     TRY_OUT(prepare(k, "SELECT key, value, rev FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key", &k->scan));
-    TRY_OUT(prepare(k, "INSERT INTO kv (value, key, rev) VALUES (?1, ?2, 1)", &k->insert));
-    TRY_OUT(prepare(k, "UPDATE kv SET value = ?1, rev = rev + 1 WHERE key = ?2", &k->update));
+    TRY_OUT(prepare(k, "INSERT INTO kv (value, key, rev) VALUES (?1, ?2, ?3)", &k->insert));
+    TRY_OUT(prepare(k, "UPDATE kv SET value = ?1, rev = ?3 WHERE key = ?2", &k->update));
     TRY_OUT(prepare(k, "DELETE FROM kv WHERE key = ?1", &k->del));
     TRY_OUT(prepare(k, "SELECT rev FROM kv WHERE key = ?1", &k->rev));
     TRY_OUT(prepare(k, "DELETE FROM kv", &k->del_all));

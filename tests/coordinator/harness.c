@@ -60,13 +60,14 @@ static bool read_ports(struct qc *q, const char *file)
     return ok;
 }
 
-void qc_start(struct qc *q, const char *const *extra)
+/* Forks and execs the daemon; returns the ports file's path in `ports`. */
+static void spawn(struct qc *q, const char *const *extra, char ports[320])
 {
-    char exe[512], att[320], root[320], ports[320];
+    char exe[512], att[320], root[320];
     snprintf(exe, sizeof(exe), "%s/src/programs/coordinator/quarry-coordinator", getenv("QY_BUILD_DIR"));
     snprintf(att, sizeof(att), "emulated:%s", q->kit);
     snprintf(root, sizeof(root), "%s/root_ca.pem", q->kit);
-    snprintf(ports, sizeof(ports), "%s/ports.json", q->dir);
+    snprintf(ports, 320, "%s/ports.json", q->dir);
     unlink(ports);
     const char *argv[32] = {exe, "--data-dir", q->data, "--client-addr", "127.0.0.1:0", "--mesh-addr", "127.0.0.1:0",
                             "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4",
@@ -88,6 +89,12 @@ void qc_start(struct qc *q, const char *const *extra)
         execv(exe, (char *const *)argv);
         _exit(127);
     }
+}
+
+void qc_start(struct qc *q, const char *const *extra)
+{
+    char ports[320];
+    spawn(q, extra, ports);
     for (int i = 0; i < 400; i++) {
         if (read_ports(q, ports) && answers(q))
             return;
@@ -97,6 +104,24 @@ void qc_start(struct qc *q, const char *const *extra)
         nanosleep(&ts, NULL);
     }
     cr_assert_fail("quarry-coordinator did not answer in 20 s; see %s", q->log);
+}
+
+int qc_start_refused(struct qc *q, const char *const *extra)
+{
+    char ports[320];
+    spawn(q, extra, ports);
+    for (int i = 0; i < 1200; i++) {
+        int st;
+        if (waitpid(q->pid, &st, WNOHANG) == q->pid) {
+            q->pid = 0;
+            return st;
+        }
+        cr_assert(!read_ports(q, ports), "quarry-coordinator started serving; see %s", q->log);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("quarry-coordinator neither served nor exited in 60 s; see %s", q->log);
+    return -1;
 }
 
 static int stop_with(struct qc *q, int sig)

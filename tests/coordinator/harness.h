@@ -27,6 +27,9 @@ struct qc {
 void qc_init(struct qc *q, const struct att_testkit_options *o);
 /* Starts the daemon (extra arguments NULL-terminated) and waits until its client API answers. */
 void qc_start(struct qc *q, const char *const *extra);
+/* Starts the daemon expecting it to refuse: waits (up to 60 s) for it to exit without ever having
+ * served, and returns its wait status. */
+int qc_start_refused(struct qc *q, const char *const *extra);
 void qc_stop(struct qc *q);  /* SIGTERM, wait */
 void qc_kill9(struct qc *q); /* SIGKILL, wait */
 void qc_cleanup(struct qc *q);

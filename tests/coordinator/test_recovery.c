@@ -307,6 +307,7 @@ Test(recovery_e2e, corrupted_sealed_state_never_crashes, .timeout = 900)
     sqlite3_finalize(st);
     sqlite3_close(h);
     size_t runs = 0, started = 0;
+    int r;
     for (int k = 0; k < nk; k++) {
         for (int i = 0; i < lens[k]; i++) {
             char cmd[4096];
@@ -322,16 +323,19 @@ Test(recovery_e2e, corrupted_sealed_state_never_crashes, .timeout = 900)
             struct kv_backend *kv;
             struct store *s;
             cr_assert_eq(kv_backend_open(spec_db, &kv), 0);
-            cr_assert_eq(store_open(kv, lookup, spec_key, &s), 0);
+            r = store_open(kv, lookup, spec_key, &s); /* a counted row no longer matches the state digest */
+            cr_assert(r == 0 || r == ERR_TAMPERED, "%s: byte %d: %s", keys_[k], i, err_name(r));
+            runs++;
+            if (r == ERR_TAMPERED)
+                continue;
             struct coord_config cfg = {s, src, ver, false, NULL, 0, make_sealer, spec_key, NULL, NULL, NULL, NULL};
             struct coord *c = NULL;
-            int r = coord_new(&cfg, &c);
+            r = coord_new(&cfg, &c);
             cr_assert(r == 0 || err_category(r) == ERRC_SYSTEM || err_category(r) == ERRC_INPUT, "%s: byte %d: %s",
                       keys_[k], i, err_name(r));
             started += r == 0;
             coord_free(c);
             store_free(s);
-            runs++;
         }
     }
     cr_assert_gt(runs, 200);

@@ -49,6 +49,31 @@ Test(crypto, hkdf_sha256_rfc5869_case3_no_salt_no_info)
     buf_free(&ikm), buf_free(&want);
 }
 
+Test(crypto, hmac_sha256_rfc4231_cases_1_and_2_over_parts)
+{
+    struct buf key = BUF_INIT, want = BUF_INIT;
+    uint8_t mac[32];
+    hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", &key);
+    struct view one = view_str("Hi There");
+    cr_assert_eq(crypto_hmac_sha256(buf_view(&key), &one, 1, mac), 0);
+    hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", &want);
+    cr_assert_eq(memcmp(mac, want.ptr, 32), 0);
+    struct view parts[] = {view_str("what do ya"), VIEW_EMPTY, view_str(" want for nothing?")};
+    cr_assert_eq(crypto_hmac_sha256(view_str("Jefe"), parts, 3, mac), 0);
+    buf_reset(&want);
+    hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", &want);
+    cr_assert_eq(memcmp(mac, want.ptr, 32), 0);
+    struct crypto_hmac *h; /* keyed once, run again and again: the same MAC each time */
+    cr_assert_eq(crypto_hmac_new(view_str("Jefe"), &h), 0);
+    for (int i = 0; i < 3; i++) {
+        memset(mac, 0, sizeof(mac));
+        cr_assert_eq(crypto_hmac_run(h, parts, 3, mac), 0);
+        cr_assert_eq(memcmp(mac, want.ptr, 32), 0, "run %d", i);
+    }
+    crypto_hmac_free(h);
+    buf_free(&key), buf_free(&want);
+}
+
 static void round_trip(enum crypto_key_type t, unsigned bits, enum crypto_sig_alg alg)
 {
     struct crypto_key *k, *priv, *pub;

@@ -279,7 +279,11 @@ static int run(struct app *a)
                  LF_STR("attestation", a->opt.attestation));
     struct kv_backend *kv = NULL;
     TRY(kv_backend_open(a->opt.store ? a->opt.store : a->db_path, &kv));
-    TRY(store_open(kv, sealer_by_name, a, &a->store));
+    int opened = store_open(kv, sealer_by_name, a, &a->store);
+    if (opened == ERR_TAMPERED) /* nothing is served from a state that is not the one the Coordinator wrote */
+        log_error("coordinator", "refusing to serve: the stored state was tampered with; restore the whole data "
+                  "directory from a backup, or move it away to start over (docs/recovery.md)", LF_ERR(opened));
+    TRY(opened);
     struct coord_config cc = {a->store, a->source, a->verifier, strcmp(a->mode, "simulation") == 0,
                               (const char *const *)a->dns, a->dns_count, sealer_for_mode, a, on_identity, a,
                               NULL, NULL};
