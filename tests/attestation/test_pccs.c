@@ -1,13 +1,17 @@
 /* Collateral from a PCCS (api/pccs.c over api/http_client.c) served by the test's own HTTP server
  * in Intel's response shapes, issuer chains URL-encoded in headers: verification, caching (no
  * second request), a slow platform not blocking a cached one, retries, missing and oversize
- * answers. */
+ * answers; background fetching, poisoned items, the Root CA CRL warning, https with a CA file. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "crypto/crypto.h"
 #include "att_test.h"
 #include "http_server.h"
 
@@ -97,6 +101,49 @@ static void routes_for(const struct served *s, const char *tee, const char *fmsp
                                   0};
     r[R_ROOT] = (struct ths_route){
         "/sgx/certification/v4/rootcacrl", NULL, 200, buf_view(&s->root_crl), NULL, VIEW_EMPTY, 0};
+}
+
+struct fetch_counts {
+    atomic_int n[4][4]; /* kind x outcome */
+};
+
+static void count_fetch(void *ctx, enum att_collateral_kind kind, enum att_fetch_outcome o)
+{
+    atomic_fetch_add(&((struct fetch_counts *)ctx)->n[kind][o], 1);
+}
+
+/* A verifier over the stand-in: http, or https trusting `ca_file`; blocking or background. */
+struct pv_opts {
+    int retries;
+    bool background, https;
+    const char *ca_file;
+    long timeout_ms; /* 0: 5 s */
+    struct fetch_counts *counts;
+};
+
+static struct att_verifier *pccs_verifier_with(uint16_t port, struct view root,
+                                               const struct pv_opts *o)
+{
+    char url[64];
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u/", o->https ? "https" : "http", port);
+    struct api_pccs_config pc = {
+        .base_url = url,
+        .retries = o->retries,
+        .timeout_ms = o->timeout_ms ? o->timeout_ms : 5000,
+        .ca_file = o->ca_file};
+    struct att_collateral_source *src = NULL;
+    int r = api_pccs_source_new(&pc, &src);
+    cr_assert_eq(r, 0, "%s", err_detail(r));
+    cr_expect(strstr(att_collateral_source_name(src), "PCCS http") != NULL);
+    struct att_verifier_config cfg = {.collateral = src,
+                                      .background_fetch = o->background,
+                                      .on_fetch = o->counts ? count_fetch : NULL,
+                                      .on_fetch_ctx = o->counts,
+                                      .insecure_extra_roots = &root,
+                                      .insecure_extra_root_count = root.size > 0};
+    struct att_verifier *v = NULL;
+    cr_assert_eq(att_verifier_new(&cfg, &v), 0);
+    return v;
 }
 
 static struct att_verifier *pccs_verifier(const struct ths *srv, struct view root, int retries)
@@ -346,4 +393,418 @@ Test(pccs, intel_vectors_over_http)
                      "2025-07-01T00:00:00Z", "ConfigurationAndSWHardeningNeeded");
     vector_over_http("phala-tdx-v4", "tdx", "B0C06F000000", "platform", "pck_crl.der",
                      "2025-07-01T00:00:00Z", "UpToDate");
+}
+
+/* Hardening: a slow or hostile PCCS (issue 13, item 9) ------------------------------------------ */
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Verifies until the quote verifies (background fetches finish), at most ~60 s; returns the number
+ * of PENDING answers seen. Every answer is either PENDING or the verdict. */
+static int verify_until_done(struct att_verifier *v, struct view q, struct att_result *res)
+{
+    int pending = 0;
+    for (int i = 0; i < 6000; i++) {
+        cr_assert_eq(att_verify(v, q, qtime_now(), res), 0);
+        if (res->error != ERR_ATT_COLLATERAL_PENDING)
+            return pending;
+        cr_assert_eq(res->failed_step, ATT_STEP_COLLATERAL);
+        pending++;
+        usleep(10000);
+    }
+    cr_assert_fail("collateral still pending after 60 s");
+    return pending;
+}
+
+/* Background mode: a cold item is fetched once by the verifier's own threads, however many callers
+ * ask for it meanwhile; callers get ERR_ATT_COLLATERAL_PENDING at once, never the fetch's delay. */
+Test(pccs, background_misses_share_one_fetch_and_never_wait)
+{
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    at_kit_new(NULL, &k);
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_TCB].delay_ms = 1500;
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct fetch_counts fc = {0};
+    struct pv_opts o = {.retries = 0, .background = true, .counts = &fc};
+    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
+    struct buf q = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&k, 1, 0, &q);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double worst = 0;
+    for (int i = 0; i < 50; i++) { /* while the 1.5 s TCB Info fetch runs */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+        double ms = ms_since(&t);
+        worst = ms > worst ? ms : worst;
+        if (ths_hits(srv, R_TCB) > 0 && res.error != ERR_ATT_COLLATERAL_PENDING)
+            break;
+        cr_assert_eq(res.error, ERR_ATT_COLLATERAL_PENDING, "%s", res.detail);
+        cr_assert_eq(res.failed_step, ATT_STEP_COLLATERAL);
+        cr_assert(strstr(res.detail, "being fetched from PCCS http://127.0.0.1:") != NULL, "%s",
+                  res.detail);
+    }
+    fprintf(stderr, "background: slowest att_verify while a 1.5 s fetch ran: %.1f ms\n", worst);
+    cr_expect_lt(worst, 1000.0, "a caller waited %.0f ms for a fetch", worst);
+    verify_until_done(v, buf_view(&q), &res);
+    cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(ths_hits(srv, (size_t)i), 1, "route %d fetched %zu times", i,
+                     ths_hits(srv, (size_t)i));
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_OK]), 1);
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&s);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* Blocking mode (the CLI's): concurrent misses for one item share one fetch. */
+struct conc_arg {
+    struct att_verifier *v;
+    struct view quote;
+    bool verified;
+};
+
+static void *conc_main(void *p)
+{
+    struct conc_arg *a = p;
+    struct att_result res;
+    a->verified = att_verify(a->v, a->quote, qtime_now(), &res) == 0 && res.verified;
+    return NULL;
+}
+
+Test(pccs, blocking_misses_share_one_fetch)
+{
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    at_kit_new(NULL, &k);
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_TCB].delay_ms = 500;
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(k.tk), 0);
+    struct buf q = BUF_INIT;
+    at_kit_quote(&k, 1, 0, &q);
+    pthread_t th[8];
+    struct conc_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct conc_arg){v, buf_view(&q), false};
+        cr_assert_eq(pthread_create(&th[i], NULL, conc_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect(args[i].verified);
+    }
+    cr_expect_eq(ths_hits(srv, R_TCB), 1, "8 concurrent misses made %zu fetches",
+                 ths_hits(srv, R_TCB));
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&s);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* A poisoned item - genuine and signed, but not the one asked for - is not kept: once the PCCS
+ * serves the right one (and the backoff passed), the platform verifies. */
+Test(pccs, a_tcb_info_for_another_fmspc_is_not_cached)
+{
+    struct at_kit a, b;
+    struct att_testkit_options o;
+    at_kit_new(NULL, &a);
+    att_testkit_options_init(&o);
+    o.pki_from = a.dir;
+    o.fmspc[5] = 0x77;
+    at_kit_new(&o, &b);
+    struct served sa, sb;
+    served_load(a.dir, "pck_crl.der", NULL, &sa);
+    served_load(b.dir, "pck_crl.der", NULL, &sb);
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    routes_for(&sa, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_TCB].body = buf_view(&sb.tcb); /* B's genuine TCB Info, for A's FMSPC */
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(a.tk), 0);
+    struct buf q = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&a, 1, 0, &q);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, ATT_STEP_TCB_INFO);
+    cr_expect_eq(res.error, ERR_ATT_MISMATCH);
+    cr_expect_str_eq(res.detail,
+                     "the TCB Info is for FMSPC 00906ED50077, the platform's is 00906ED50000");
+    routes[R_TCB].body = buf_view(&sa.tcb); /* the PCCS is repaired */
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "still refused after the PCCS served the right TCB Info: %s: %s",
+              att_step_name(res.failed_step), res.detail);
+    cr_expect_eq(ths_hits(srv, R_TCB), 2);
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&sa);
+    served_free(&sb);
+    buf_free(&q);
+    at_kit_free(&b);
+    at_kit_free(&a);
+}
+
+Test(pccs, a_pck_crl_signed_by_another_key_is_not_cached)
+{
+    struct at_kit a, other;
+    at_kit_new(NULL, &a);
+    at_kit_new(NULL, &other); /* a PKI of its own: same names, other keys */
+    struct served sa, so;
+    served_load(a.dir, "pck_crl.der", NULL, &sa);
+    served_load(other.dir, "pck_crl.der", NULL, &so);
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    routes_for(&sa, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_CRL].body = buf_view(&so.crl);
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(a.tk), 0);
+    struct buf q = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&a, 1, 0, &q);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, ATT_STEP_PCK_CRL);
+    cr_expect_eq(res.error, ERR_BAD_SIGNATURE, "%s: %s", err_name(res.error), res.detail);
+    routes[R_CRL].body = buf_view(&sa.crl);
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "still refused after the PCCS served the right PCK CRL: %s: %s",
+              att_step_name(res.failed_step), res.detail);
+    cr_expect_eq(ths_hits(srv, R_CRL), 2);
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&sa);
+    served_free(&so);
+    buf_free(&q);
+    at_kit_free(&other);
+    at_kit_free(&a);
+}
+
+/* Garbage and 500s are failures, remembered for the backoff only, and counted. */
+Test(pccs, garbage_and_errors_are_counted_and_retried_after_a_backoff)
+{
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    at_kit_new(NULL, &k);
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_TCB].body = view_str("{\"tcbInfo\": garbage");
+    routes[R_QE].status = 500;
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct fetch_counts fc = {0};
+    struct pv_opts o = {.retries = -1, .background = true, .counts = &fc};
+    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
+    struct buf q = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&k, 1, 0, &q);
+    verify_until_done(v, buf_view(&q), &res);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, ATT_STEP_COLLATERAL, "the source failure comes first");
+    cr_expect_eq(res.error, ERR_ATT_NO_COLLATERAL);
+    cr_expect(strstr(res.detail, "qe/identity: HTTP status 500") != NULL, "%s", res.detail);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_REJECTED]), 1);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_QE_IDENTITY][ATT_FETCH_FAILED]), 1);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_PCK_CRL][ATT_FETCH_OK]), 1);
+    routes[R_TCB].body = buf_view(&s.tcb);
+    routes[R_QE].status = 200;
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    verify_until_done(v, buf_view(&q), &res);
+    cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&s);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* Collateral close to its nextUpdate is refreshed on the verifier's threads while callers keep
+ * using it: a warm platform never sees a miss. */
+Test(pccs, background_refreshes_ahead_of_expiry, .timeout = 120)
+{
+    struct at_kit k;
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    o.now = qtime_now() - 30 * 86400 + QY_ATT_REFRESH_AHEAD_SECONDS / 2; /* nextUpdate in 5 min */
+    at_kit_new(&o, &k);
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    struct pv_opts po = {.retries = 0, .background = true};
+    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &po);
+    struct buf q = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&k, 1, 0, &q);
+    verify_until_done(v, buf_view(&q), &res);
+    cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    int calls = 0;
+    for (; ths_hits(srv, R_TCB) < 2 && calls < 100000; calls++) {
+        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+        cr_assert(res.verified, "a warm platform saw: %s: %s", att_step_name(res.failed_step),
+                  res.detail);
+        usleep(20000);
+    }
+    cr_expect_geq(ths_hits(srv, R_TCB), 2, "no refresh ahead of the nextUpdate");
+    fprintf(stderr, "refresh ahead: %d warm verifications, all verified, until the refresh\n",
+            calls);
+    att_verifier_free(v);
+    ths_stop(srv);
+    served_free(&s);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* Reads what the logger wrote to `path` since the test pointed it there. */
+static void read_log(const char *path, struct buf *out)
+{
+    qt_read(path, out);
+    cr_assert_eq(buf_terminate(out), 0);
+}
+
+Test(pccs, a_missing_root_ca_crl_is_a_warning_each_time)
+{
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64], log[96];
+    at_kit_new(NULL, &k);
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    routes[R_ROOT].status = 404;
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 4, &srv), 0);
+    snprintf(log, sizeof(log), "%s/log.txt", k.dir);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    log_configure(LOG_INFO, LOG_TEXT, fd);
+    struct buf q = BUF_INIT, text = BUF_INIT;
+    struct att_result res;
+    at_kit_quote(&k, 1, 0, &q);
+    for (int i = 0; i < 2; i++) { /* two verifiers: each asks once, each warns */
+        struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(k.tk), 0);
+        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+        cr_expect(res.verified && !res.root_ca_crl_checked, "%s", res.detail);
+        att_verifier_free(v);
+    }
+    log_configure(LOG_INFO, LOG_TEXT, 2);
+    close(fd);
+    read_log(log, &text);
+    const char *line = "warn  attestation: no Root CA CRL: revocation of Intel's intermediate CAs is "
+                       "not checked";
+    const char *first = strstr((const char *)text.ptr, line);
+    cr_assert_not_null(first, "no warning in: %s", (const char *)text.ptr);
+    cr_expect_not_null(strstr(first + 1, line), "warned only once: %s", (const char *)text.ptr);
+    cr_expect_not_null(strstr(first, "/sgx/certification/v4/rootcacrl: 404 Not Found"), "%s",
+                       (const char *)text.ptr);
+    ths_stop(srv);
+    served_free(&s);
+    buf_free(&q);
+    buf_free(&text);
+    at_kit_free(&k);
+}
+
+/* A PCCS on https with a self-signed certificate: trusted through ca_file, refused when the file
+ * holds another CA. (Without ca_file the system store is used; the Coordinator test checks that
+ * with a real process.) */
+Test(pccs, https_with_its_own_ca_file)
+{
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64], ca[96], other_ca[96];
+    at_kit_new(NULL, &k);
+    served_load(k.dir, "pck_crl.der", NULL, &s);
+    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
+    struct crypto_key *key = NULL, *other = NULL;
+    struct buf der = BUF_INIT, pem = BUF_INIT, q = BUF_INIT, oder = BUF_INIT, opem = BUF_INIT;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &key), 0);
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &other), 0);
+    qt_make_cert("pccs.test", key, NULL, NULL, &der);
+    qt_make_cert("pccs.test", other, NULL, NULL, &oder);
+    cr_assert_eq(enc_pem(&pem, "CERTIFICATE", buf_view(&der)), 0);
+    cr_assert_eq(enc_pem(&opem, "CERTIFICATE", buf_view(&oder)), 0);
+    snprintf(ca, sizeof(ca), "%s/pccs-ca.pem", k.dir);
+    snprintf(other_ca, sizeof(other_ca), "%s/other-ca.pem", k.dir);
+    cr_assert_eq(file_write_atomic(ca, buf_view(&pem), 0600), 0);
+    cr_assert_eq(file_write_atomic(other_ca, buf_view(&opem), 0600), 0);
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start_tls(routes, 4, buf_view(&der), key, &srv), 0);
+    struct att_result res;
+    at_kit_quote(&k, 1, 0, &q);
+
+    struct pv_opts o = {.retries = -1, .https = true, .ca_file = other_ca};
+    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_expect(!res.verified && res.error == ERR_ATT_NO_COLLATERAL, "%s", res.detail);
+    cr_expect(strstr(res.detail, "https://127.0.0.1:") != NULL, "the URL is named: %s", res.detail);
+    cr_expect(strstr(res.detail, "certificate") != NULL, "the cause is named: %s", res.detail);
+    att_verifier_free(v);
+
+    o.ca_file = ca;
+    v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    att_verifier_free(v);
+    ths_stop(srv);
+    crypto_key_free(key);
+    crypto_key_free(other);
+    served_free(&s);
+    buf_free(&der);
+    buf_free(&pem);
+    buf_free(&oder);
+    buf_free(&opem);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* One deadline for the whole fetch, tries and pauses included. */
+Test(pccs, http_deadline_bounds_all_tries)
+{
+    struct ths_route routes[] = {
+        {"/slow", NULL, 200, {(const uint8_t *)"abcd", 4}, NULL, {NULL, 0}, 1500},
+    };
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 1, &srv), 0);
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow", ths_port(srv));
+    struct api_http_get get = {.url = url, .timeout_ms = 1000, .retries = 5, .deadline_ms = 1500};
+    struct api_http_result res;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_eq(api_http_get(&get, &res), ERR_TIMEOUT);
+    double ms = ms_since(&t0);
+    fprintf(stderr, "http deadline 1500 ms, 1000 ms per try, 5 retries: gave up after %.0f ms, "
+            "%zu tries\n", ms, ths_hits(srv, 0));
+    cr_expect_leq(ths_hits(srv, 0), 2, "%zu tries within a 1.5 s deadline of 1 s tries",
+                  ths_hits(srv, 0));
+    ths_stop(srv);
 }
