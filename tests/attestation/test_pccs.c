@@ -310,6 +310,46 @@ Test(pccs, intel_vectors_over_http)
 
 /* Hardening: a slow or hostile PCCS (issue 13, item 9) ------------------------------------------ */
 
+/* A testkit (or a sibling of `pki_from` with FMSPC ...77), what a PCCS serves for it, one of its
+ * quotes; routes may be changed before the start and between requests. */
+struct standin {
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    struct ths *srv;
+    struct buf q;
+};
+
+static void standin_init(struct standin *st, const char *pki_from)
+{
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    if (pki_from != NULL) {
+        o.pki_from = pki_from;
+        o.fmspc[5] = 0x77;
+    }
+    memset(st, 0, sizeof(*st));
+    at_kit_new(&o, &st->k);
+    served_load(st->k.dir, "pck_crl.der", NULL, &st->s);
+    routes_for(&st->s, "sgx", "00906ED50000", "processor", st->routes, st->paths, st->queries);
+    at_kit_quote(&st->k, 1, 0, &st->q);
+}
+
+static struct att_verifier *standin_start(struct standin *st, const struct pv_opts *o)
+{
+    cr_assert_eq(ths_start(st->routes, 4, &st->srv), 0);
+    return pccs_verifier_with(ths_port(st->srv), att_testkit_root_pem(st->k.tk), o);
+}
+
+static void standin_free(struct standin *st)
+{
+    ths_stop(st->srv);
+    served_free(&st->s);
+    buf_free(&st->q);
+    at_kit_free(&st->k);
+}
+
 static double ms_since(const struct timespec *t0)
 {
     struct timespec t1;
@@ -338,32 +378,21 @@ static int verify_until_done(struct att_verifier *v, struct view q, struct att_r
  * ask for it meanwhile; callers get ERR_ATT_COLLATERAL_PENDING at once, never the fetch's delay. */
 Test(pccs, background_misses_share_one_fetch_and_never_wait)
 {
-    struct at_kit k;
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    at_kit_new(NULL, &k);
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_TCB].delay_ms = 1500;
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct fetch_counts fc = {0};
-    struct pv_opts o = {.retries = 0, .background = true, .counts = &fc};
-    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
-    struct buf q = BUF_INIT;
+    struct standin st;
     struct att_result res;
-    at_kit_quote(&k, 1, 0, &q);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct fetch_counts fc = {0};
+    standin_init(&st, NULL);
+    st.routes[R_TCB].delay_ms = 1500;
+    struct pv_opts o = {.background = true, .counts = &fc};
+    struct att_verifier *v = standin_start(&st, &o);
     double worst = 0;
     for (int i = 0; i < 50; i++) { /* while the 1.5 s TCB Info fetch runs */
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
         double ms = ms_since(&t);
         worst = ms > worst ? ms : worst;
-        if (ths_hits(srv, R_TCB) > 0 && res.error != ERR_ATT_COLLATERAL_PENDING)
+        if (ths_hits(st.srv, R_TCB) > 0 && res.error != ERR_ATT_COLLATERAL_PENDING)
             break;
         cr_assert_eq(res.error, ERR_ATT_COLLATERAL_PENDING, "%s", res.detail);
         cr_assert_eq(res.failed_step, ATT_STEP_COLLATERAL);
@@ -372,17 +401,14 @@ Test(pccs, background_misses_share_one_fetch_and_never_wait)
     }
     fprintf(stderr, "background: slowest att_verify while a 1.5 s fetch ran: %.1f ms\n", worst);
     cr_expect_lt(worst, 1000.0, "a caller waited %.0f ms for a fetch", worst);
-    verify_until_done(v, buf_view(&q), &res);
+    verify_until_done(v, buf_view(&st.q), &res);
     cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
     for (int i = 0; i < 4; i++)
-        cr_expect_eq(ths_hits(srv, (size_t)i), 1, "route %d fetched %zu times", i,
-                     ths_hits(srv, (size_t)i));
+        cr_expect_eq(ths_hits(st.srv, (size_t)i), 1, "route %d fetched %zu times", i,
+                     ths_hits(st.srv, (size_t)i));
     cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_OK]), 1);
     att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&s);
-    buf_free(&q);
-    at_kit_free(&k);
+    standin_free(&st);
 }
 
 /* Blocking mode (the CLI's): concurrent misses for one item share one fetch. */
@@ -402,141 +428,89 @@ static void *conc_main(void *p)
 
 Test(pccs, blocking_misses_share_one_fetch)
 {
-    struct at_kit k;
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    at_kit_new(NULL, &k);
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_TCB].delay_ms = 500;
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(k.tk), 0);
-    struct buf q = BUF_INIT;
-    at_kit_quote(&k, 1, 0, &q);
+    struct standin st;
+    standin_init(&st, NULL);
+    st.routes[R_TCB].delay_ms = 500;
+    struct pv_opts o = {0};
+    struct att_verifier *v = standin_start(&st, &o);
     pthread_t th[8];
     struct conc_arg args[8];
     for (int i = 0; i < 8; i++) {
-        args[i] = (struct conc_arg){v, buf_view(&q), false};
+        args[i] = (struct conc_arg){v, buf_view(&st.q), false};
         cr_assert_eq(pthread_create(&th[i], NULL, conc_main, &args[i]), 0);
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
         cr_expect(args[i].verified);
     }
-    cr_expect_eq(ths_hits(srv, R_TCB), 1, "8 concurrent misses made %zu fetches",
-                 ths_hits(srv, R_TCB));
+    cr_expect_eq(ths_hits(st.srv, R_TCB), 1, "8 concurrent misses made %zu fetches",
+                 ths_hits(st.srv, R_TCB));
     att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&s);
-    buf_free(&q);
-    at_kit_free(&k);
+    standin_free(&st);
+}
+
+/* Serves `bad` for one route, then (after the backoff) `good`: the platform verifies at once. */
+static void poisoned_then_repaired(struct standin *st, size_t route, struct view bad,
+                                   struct view good, enum att_step step, int code,
+                                   const char *detail)
+{
+    struct att_result res;
+    struct pv_opts o = {0};
+    st->routes[route].body = bad;
+    struct att_verifier *v = standin_start(st, &o);
+    cr_assert_eq(att_verify(v, buf_view(&st->q), qtime_now(), &res), 0);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, step, "%s", att_step_name(res.failed_step));
+    cr_expect_eq(res.error, code, "%s: %s", err_name(res.error), res.detail);
+    cr_expect_str_eq(res.detail, detail);
+    st->routes[route].body = good; /* the PCCS is repaired */
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    cr_assert_eq(att_verify(v, buf_view(&st->q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "still refused after the PCCS served the right item: %s: %s",
+              att_step_name(res.failed_step), res.detail);
+    cr_expect_eq(ths_hits(st->srv, route), 2);
+    att_verifier_free(v);
 }
 
 /* A poisoned item - genuine and signed, but not the one asked for - is not kept: once the PCCS
  * serves the right one (and the backoff passed), the platform verifies. */
 Test(pccs, a_tcb_info_for_another_fmspc_is_not_cached)
 {
-    struct at_kit a, b;
-    struct att_testkit_options o;
-    at_kit_new(NULL, &a);
-    att_testkit_options_init(&o);
-    o.pki_from = a.dir;
-    o.fmspc[5] = 0x77;
-    at_kit_new(&o, &b);
-    struct served sa, sb;
-    served_load(a.dir, "pck_crl.der", NULL, &sa);
-    served_load(b.dir, "pck_crl.der", NULL, &sb);
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    routes_for(&sa, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_TCB].body = buf_view(&sb.tcb); /* B's genuine TCB Info, for A's FMSPC */
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(a.tk), 0);
-    struct buf q = BUF_INIT;
-    struct att_result res;
-    at_kit_quote(&a, 1, 0, &q);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
-    cr_assert(!res.verified);
-    cr_expect_eq(res.failed_step, ATT_STEP_TCB_INFO);
-    cr_expect_eq(res.error, ERR_ATT_MISMATCH);
-    cr_expect_str_eq(res.detail,
-                     "the TCB Info is for FMSPC 00906ED50077, the platform's is 00906ED50000");
-    routes[R_TCB].body = buf_view(&sa.tcb); /* the PCCS is repaired */
-    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
-    cr_expect(res.verified, "still refused after the PCCS served the right TCB Info: %s: %s",
-              att_step_name(res.failed_step), res.detail);
-    cr_expect_eq(ths_hits(srv, R_TCB), 2);
-    att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&sa);
-    served_free(&sb);
-    buf_free(&q);
-    at_kit_free(&b);
-    at_kit_free(&a);
+    struct standin a, b;
+    standin_init(&a, NULL);
+    standin_init(&b, a.k.dir); /* same PKI, FMSPC ...77 */
+    poisoned_then_repaired(&a, R_TCB, buf_view(&b.s.tcb), buf_view(&a.s.tcb), ATT_STEP_TCB_INFO,
+                           ERR_ATT_MISMATCH,
+                           "the TCB Info is for FMSPC 00906ED50077, the platform's is 00906ED50000");
+    standin_free(&b);
+    standin_free(&a);
 }
 
 Test(pccs, a_pck_crl_signed_by_another_key_is_not_cached)
 {
-    struct at_kit a, other;
-    at_kit_new(NULL, &a);
-    at_kit_new(NULL, &other); /* a PKI of its own: same names, other keys */
-    struct served sa, so;
-    served_load(a.dir, "pck_crl.der", NULL, &sa);
-    served_load(other.dir, "pck_crl.der", NULL, &so);
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    routes_for(&sa, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_CRL].body = buf_view(&so.crl);
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(a.tk), 0);
-    struct buf q = BUF_INIT;
-    struct att_result res;
-    at_kit_quote(&a, 1, 0, &q);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
-    cr_assert(!res.verified);
-    cr_expect_eq(res.failed_step, ATT_STEP_PCK_CRL);
-    cr_expect_eq(res.error, ERR_BAD_SIGNATURE, "%s: %s", err_name(res.error), res.detail);
-    routes[R_CRL].body = buf_view(&sa.crl);
-    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
-    cr_expect(res.verified, "still refused after the PCCS served the right PCK CRL: %s: %s",
-              att_step_name(res.failed_step), res.detail);
-    cr_expect_eq(ths_hits(srv, R_CRL), 2);
-    att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&sa);
-    served_free(&so);
-    buf_free(&q);
-    at_kit_free(&other);
-    at_kit_free(&a);
+    struct standin a, other;
+    standin_init(&a, NULL);
+    standin_init(&other, NULL); /* a PKI of its own: the same names, other keys */
+    poisoned_then_repaired(&a, R_CRL, buf_view(&other.s.crl), buf_view(&a.s.crl), ATT_STEP_PCK_CRL,
+                           ERR_BAD_SIGNATURE,
+                           "the CRL's signature does not verify with the key of \"Quarry Testkit SGX "
+                           "PCK Processor CA\"");
+    standin_free(&other);
+    standin_free(&a);
 }
 
 /* Garbage and 500s are failures, remembered for the backoff only, and counted. */
 Test(pccs, garbage_and_errors_are_counted_and_retried_after_a_backoff)
 {
-    struct at_kit k;
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    at_kit_new(NULL, &k);
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_TCB].body = view_str("{\"tcbInfo\": garbage");
-    routes[R_QE].status = 500;
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct fetch_counts fc = {0};
-    struct pv_opts o = {.retries = -1, .background = true, .counts = &fc};
-    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
-    struct buf q = BUF_INIT;
+    struct standin st;
     struct att_result res;
-    at_kit_quote(&k, 1, 0, &q);
-    verify_until_done(v, buf_view(&q), &res);
+    struct fetch_counts fc = {0};
+    standin_init(&st, NULL);
+    st.routes[R_TCB].body = view_str("{\"tcbInfo\": garbage");
+    st.routes[R_QE].status = 500;
+    struct pv_opts o = {.retries = -1, .background = true, .counts = &fc};
+    struct att_verifier *v = standin_start(&st, &o);
+    verify_until_done(v, buf_view(&st.q), &res);
     cr_assert(!res.verified);
     cr_expect_eq(res.failed_step, ATT_STEP_COLLATERAL, "the source failure comes first");
     cr_expect_eq(res.error, ERR_ATT_NO_COLLATERAL);
@@ -544,56 +518,45 @@ Test(pccs, garbage_and_errors_are_counted_and_retried_after_a_backoff)
     cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_REJECTED]), 1);
     cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_QE_IDENTITY][ATT_FETCH_FAILED]), 1);
     cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_PCK_CRL][ATT_FETCH_OK]), 1);
-    routes[R_TCB].body = buf_view(&s.tcb);
-    routes[R_QE].status = 200;
+    st.routes[R_TCB].body = buf_view(&st.s.tcb);
+    st.routes[R_QE].status = 200;
     usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
-    verify_until_done(v, buf_view(&q), &res);
+    verify_until_done(v, buf_view(&st.q), &res);
     cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
     att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&s);
-    buf_free(&q);
-    at_kit_free(&k);
+    standin_free(&st);
 }
 
 /* Collateral close to its nextUpdate is refreshed on the verifier's threads while callers keep
  * using it: a warm platform never sees a miss. */
 Test(pccs, background_refreshes_ahead_of_expiry, .timeout = 120)
 {
-    struct at_kit k;
+    struct standin st;
+    struct att_result res;
     struct att_testkit_options o;
     att_testkit_options_init(&o);
     o.now = qtime_now() - 30 * 86400 + QY_ATT_REFRESH_AHEAD_SECONDS / 2; /* nextUpdate in 5 min */
-    at_kit_new(&o, &k);
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64];
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    struct pv_opts po = {.retries = 0, .background = true};
-    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &po);
-    struct buf q = BUF_INIT;
-    struct att_result res;
-    at_kit_quote(&k, 1, 0, &q);
-    verify_until_done(v, buf_view(&q), &res);
+    memset(&st, 0, sizeof(st));
+    at_kit_new(&o, &st.k);
+    served_load(st.k.dir, "pck_crl.der", NULL, &st.s);
+    routes_for(&st.s, "sgx", "00906ED50000", "processor", st.routes, st.paths, st.queries);
+    at_kit_quote(&st.k, 1, 0, &st.q);
+    struct pv_opts po = {.background = true};
+    struct att_verifier *v = standin_start(&st, &po);
+    verify_until_done(v, buf_view(&st.q), &res);
     cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
     int calls = 0;
-    for (; ths_hits(srv, R_TCB) < 2 && calls < 100000; calls++) {
-        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    for (; ths_hits(st.srv, R_TCB) < 2 && calls < 100000; calls++) {
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
         cr_assert(res.verified, "a warm platform saw: %s: %s", att_step_name(res.failed_step),
                   res.detail);
         usleep(20000);
     }
-    cr_expect_geq(ths_hits(srv, R_TCB), 2, "no refresh ahead of the nextUpdate");
+    cr_expect_geq(ths_hits(st.srv, R_TCB), 2, "no refresh ahead of the nextUpdate");
     fprintf(stderr, "refresh ahead: %d warm verifications, all verified, until the refresh\n",
             calls);
     att_verifier_free(v);
-    ths_stop(srv);
-    served_free(&s);
-    buf_free(&q);
-    at_kit_free(&k);
+    standin_free(&st);
 }
 
 /* Reads what the logger wrote to `path` since the test pointed it there. */
@@ -605,26 +568,22 @@ static void read_log(const char *path, struct buf *out)
 
 Test(pccs, a_missing_root_ca_crl_is_a_warning_each_time)
 {
-    struct at_kit k;
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64], log[96];
-    at_kit_new(NULL, &k);
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    routes[R_ROOT].status = 404;
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start(routes, 4, &srv), 0);
-    snprintf(log, sizeof(log), "%s/log.txt", k.dir);
+    struct standin st;
+    struct att_result res;
+    struct buf text = BUF_INIT;
+    char log[96];
+    standin_init(&st, NULL);
+    st.routes[R_ROOT].status = 404;
+    snprintf(log, sizeof(log), "%s/log.txt", st.k.dir);
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     cr_assert_geq(fd, 0);
     log_configure(LOG_INFO, LOG_TEXT, fd);
-    struct buf q = BUF_INIT, text = BUF_INIT;
-    struct att_result res;
-    at_kit_quote(&k, 1, 0, &q);
     for (int i = 0; i < 2; i++) { /* two verifiers: each asks once, each warns */
-        struct att_verifier *v = pccs_verifier(srv, att_testkit_root_pem(k.tk), 0);
-        cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+        struct pv_opts o = {0};
+        struct att_verifier *v = i == 0 ? standin_start(&st, &o)
+                                        : pccs_verifier_with(ths_port(st.srv),
+                                                             att_testkit_root_pem(st.k.tk), &o);
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
         cr_expect(res.verified && !res.root_ca_crl_checked, "%s", res.detail);
         att_verifier_free(v);
     }
@@ -638,11 +597,21 @@ Test(pccs, a_missing_root_ca_crl_is_a_warning_each_time)
     cr_expect_not_null(strstr(first + 1, line), "warned only once: %s", (const char *)text.ptr);
     cr_expect_not_null(strstr(first, "/sgx/certification/v4/rootcacrl: 404 Not Found"), "%s",
                        (const char *)text.ptr);
-    ths_stop(srv);
-    served_free(&s);
-    buf_free(&q);
     buf_free(&text);
-    at_kit_free(&k);
+    standin_free(&st);
+}
+
+/* A self-signed certificate for 127.0.0.1 and its key, the certificate also as a PEM file. */
+static void tls_identity(const char *dir, const char *name, struct crypto_key **key,
+                         struct buf *der, char path[96])
+{
+    struct buf pem = BUF_INIT;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, key), 0);
+    qt_make_cert("pccs.test", *key, NULL, NULL, der);
+    cr_assert_eq(enc_pem(&pem, "CERTIFICATE", buf_view(der)), 0);
+    snprintf(path, 96, "%s/%s", dir, name);
+    cr_assert_eq(file_write_atomic(path, buf_view(&pem), 0600), 0);
+    buf_free(&pem);
 }
 
 /* A PCCS on https with a self-signed certificate: trusted through ca_file, refused when the file
@@ -650,53 +619,32 @@ Test(pccs, a_missing_root_ca_crl_is_a_warning_each_time)
  * with a real process.) */
 Test(pccs, https_with_its_own_ca_file)
 {
-    struct at_kit k;
-    struct served s;
-    struct ths_route routes[5];
-    char paths[3][64], queries[2][64], ca[96], other_ca[96];
-    at_kit_new(NULL, &k);
-    served_load(k.dir, "pck_crl.der", NULL, &s);
-    routes_for(&s, "sgx", "00906ED50000", "processor", routes, paths, queries);
-    struct crypto_key *key = NULL, *other = NULL;
-    struct buf der = BUF_INIT, pem = BUF_INIT, q = BUF_INIT, oder = BUF_INIT, opem = BUF_INIT;
-    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &key), 0);
-    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &other), 0);
-    qt_make_cert("pccs.test", key, NULL, NULL, &der);
-    qt_make_cert("pccs.test", other, NULL, NULL, &oder);
-    cr_assert_eq(enc_pem(&pem, "CERTIFICATE", buf_view(&der)), 0);
-    cr_assert_eq(enc_pem(&opem, "CERTIFICATE", buf_view(&oder)), 0);
-    snprintf(ca, sizeof(ca), "%s/pccs-ca.pem", k.dir);
-    snprintf(other_ca, sizeof(other_ca), "%s/other-ca.pem", k.dir);
-    cr_assert_eq(file_write_atomic(ca, buf_view(&pem), 0600), 0);
-    cr_assert_eq(file_write_atomic(other_ca, buf_view(&opem), 0600), 0);
-    struct ths *srv = NULL;
-    cr_assert_eq(ths_start_tls(routes, 4, buf_view(&der), key, &srv), 0);
+    struct standin st;
     struct att_result res;
-    at_kit_quote(&k, 1, 0, &q);
-
+    struct crypto_key *key = NULL, *other = NULL;
+    struct buf der = BUF_INIT, other_der = BUF_INIT;
+    char ca[96], other_ca[96];
+    standin_init(&st, NULL);
+    tls_identity(st.k.dir, "pccs-ca.pem", &key, &der, ca);
+    tls_identity(st.k.dir, "other-ca.pem", &other, &other_der, other_ca);
+    cr_assert_eq(ths_start_tls(st.routes, 4, buf_view(&der), key, &st.srv), 0);
     struct pv_opts o = {.retries = -1, .https = true, .ca_file = other_ca};
-    struct att_verifier *v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    struct att_verifier *v = pccs_verifier_with(ths_port(st.srv), att_testkit_root_pem(st.k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
     cr_expect(!res.verified && res.error == ERR_ATT_NO_COLLATERAL, "%s", res.detail);
     cr_expect(strstr(res.detail, "https://127.0.0.1:") != NULL, "the URL is named: %s", res.detail);
     cr_expect(strstr(res.detail, "certificate") != NULL, "the cause is named: %s", res.detail);
     att_verifier_free(v);
-
     o.ca_file = ca;
-    v = pccs_verifier_with(ths_port(srv), att_testkit_root_pem(k.tk), &o);
-    cr_assert_eq(att_verify(v, buf_view(&q), qtime_now(), &res), 0);
+    v = pccs_verifier_with(ths_port(st.srv), att_testkit_root_pem(st.k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
     cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
     att_verifier_free(v);
-    ths_stop(srv);
     crypto_key_free(key);
     crypto_key_free(other);
-    served_free(&s);
     buf_free(&der);
-    buf_free(&pem);
-    buf_free(&oder);
-    buf_free(&opem);
-    buf_free(&q);
-    at_kit_free(&k);
+    buf_free(&other_der);
+    standin_free(&st);
 }
 
 /* One deadline for the whole fetch, tries and pauses included. */

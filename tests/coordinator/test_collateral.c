@@ -234,18 +234,6 @@ Test(collateral_e2e, an_https_pccs_with_its_own_ca, .timeout = 300)
 
 /* In-process: an activation whose answer is already too late is refused before its commit, with a
  * retryable error, and spends nothing: MaxActivations 1 still lets the next one through. */
-static int lookup(void *ctx, const char *name, struct sealer **out)
-{
-    (void)name;
-    return sealer_new(ctx, out);
-}
-
-static int make_sealer(void *ctx, enum mf_seal_mode mode, struct sealer **out)
-{
-    (void)mode;
-    return sealer_new(ctx, out);
-}
-
 /* A request as the mesh API makes it from a TLS connection, with the quote bound to it. */
 struct marble {
     struct crypto_key *key;
@@ -304,11 +292,11 @@ Test(activation, nothing_is_committed_after_the_answer_deadline, .timeout = 120)
     struct att_verifier *ver = NULL;
     struct att_testkit_quote_params id;
     cr_assert_eq(kv_backend_open(spec_db, &kv), 0);
-    cr_assert_eq(store_open(kv, lookup, spec_key, &st), 0);
+    cr_assert_eq(store_open(kv, qc_keyfile_lookup, spec_key, &st), 0);
     cr_assert_eq(att_testkit_default_identity(q.tk, &id), 0);
     cr_assert_eq(att_source_new_emulated(q.tk, &id, &src), 0);
     cr_assert_eq(att_testkit_verifier_new(q.tk, &ver), 0);
-    struct coord_config cfg = {st, src, ver, false, NULL, 0, make_sealer, spec_key, NULL, NULL, NULL, NULL};
+    struct coord_config cfg = {st, src, ver, false, NULL, 0, qc_keyfile_sealer, spec_key, NULL, NULL, NULL, NULL};
     struct coord *c = NULL;
     cr_assert_eq(coord_new(&cfg, &c), 0);
     struct buf text = BUF_INIT;
