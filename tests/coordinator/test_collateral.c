@@ -74,8 +74,9 @@ static void metrics_text(struct qc *q, struct buf *out)
     api_http_result_free(&res);
 }
 
-/* One mesh thread, a warm platform A and a cold platform B whose TCB Info takes 5 s to come: A's
- * activations go on while B's are pending, and B's concurrent misses make one fetch. */
+/* One mesh thread, a warm platform A and a cold platform B whose TCB Info takes 7 s to come (under a try's 10 s timeout): A's
+ * activations go on while B's are pending (before the fix each waited for B's fetch: > 5 s), and
+ * B's concurrent misses make one fetch. The bound is generous for a loaded, sanitized machine. */
 Test(collateral_e2e, a_cold_platform_does_not_stall_a_warm_one, .timeout = 300)
 {
     struct qc q;
@@ -96,7 +97,7 @@ Test(collateral_e2e, a_cold_platform_does_not_stall_a_warm_one, .timeout = 300)
     char paths[3][64], queries[2][64], url[64];
     routes_for(&sa, "sgx", "00906ED50000", "processor", routes, paths, queries);
     routes[R_TCB2] = (struct ths_route){paths[0], "fmspc=00906ED50077", 200, buf_view(&sb.tcb),
-                                        "TCB-Info-Issuer-Chain", buf_view(&sb.tcb_chain), 5000};
+                                        "TCB-Info-Issuer-Chain", buf_view(&sb.tcb_chain), 7000};
     struct ths *srv = NULL;
     cr_assert_eq(ths_start(routes, 5, &srv), 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", ths_port(srv));
@@ -112,7 +113,7 @@ Test(collateral_e2e, a_cold_platform_does_not_stall_a_warm_one, .timeout = 300)
         cr_assert_eq(pthread_create(&th[i], NULL, cold_main, &cold[i]), 0);
     }
     while (ths_hits(srv, R_TCB2) == 0)
-        usleep(1000); /* B's TCB Info is being fetched now, for 5 s */
+        usleep(1000); /* B's TCB Info is being fetched now, for 7 s */
     double worst = 0;
     int n = 0;
     for (; n < 20; n++) {
@@ -123,9 +124,9 @@ Test(collateral_e2e, a_cold_platform_does_not_stall_a_warm_one, .timeout = 300)
         double ms = ms_since(&t0);
         worst = ms > worst ? ms : worst;
     }
-    fprintf(stderr, "warm platform, %d activations while a cold one waited 5 s for its TCB Info: "
+    fprintf(stderr, "warm platform, %d activations while a cold one waited 7 s for its TCB Info: "
             "slowest %.0f ms (the p99 of %d)\n", n, worst, n);
-    cr_expect_lt(worst, 3000.0, "a warm activation waited %.0f ms for another platform's fetch",
+    cr_expect_lt(worst, 5000.0, "a warm activation waited %.0f ms for another platform's fetch",
                  worst);
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
