@@ -74,9 +74,10 @@ static void metrics_text(struct qc *q, struct buf *out)
     api_http_result_free(&res);
 }
 
-/* One mesh thread, a warm platform A and a cold platform B whose TCB Info takes 7 s to come (under a try's 10 s timeout): A's
- * activations go on while B's are pending (before the fix each waited for B's fetch: > 5 s), and
- * B's concurrent misses make one fetch. The bound is generous for a loaded, sanitized machine. */
+/* One mesh thread, a warm platform A and a cold platform B whose TCB Info takes 7 s to come (under
+ * a try's 10 s timeout): A's activations go on while B's are pending (before the fix each waited
+ * for B's fetch: > 5 s), and B's concurrent misses make one fetch. The bound is generous for a
+ * loaded, sanitized machine. */
 Test(collateral_e2e, a_cold_platform_does_not_stall_a_warm_one, .timeout = 300)
 {
     struct qc q;
