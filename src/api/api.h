@@ -19,8 +19,8 @@ enum api_method { API_GET = 1, API_POST = 2, API_OTHER = 4 };
 
 /*
  * GET with Quarry's bounds (http_client.c): connect and total timeouts, a body size limit, a header
- * size limit, and a few retries with back-off on network errors, 429 and 5xx (never on other 4xx).
- * http and https only, no redirects. Named response headers are captured (case-insensitive names).
+ * size limit, and a few retries with back-off on network errors, 429 and 5xx (never on other 4xx),
+ * all within one overall deadline. http and https only, no redirects. Named response headers are captured (case-insensitive names).
  * Thread-safe: every call uses its own handle.
  */
 #define API_HTTP_MAX_CAPTURE 4
@@ -31,7 +31,8 @@ struct api_http_get {
     size_t capture_count;
     const char *ca_file;           /* NULL: the system's CA store */
     bool insecure_skip_tls_verify; /* a self-signed PCCS (Intel's default install): INSECURE */
-    long connect_timeout_ms, timeout_ms; /* 0: the QY_PCCS_* defaults */
+    long connect_timeout_ms, timeout_ms; /* per try; 0: the QY_PCCS_* defaults */
+    long deadline_ms;              /* the whole call, all tries; 0: QY_PCCS_DEADLINE_MS */
     int retries;                   /* < 0: none; 0: QY_PCCS_RETRIES */
     size_t max_body;               /* 0: QY_PCCS_BODY_MAX_SIZE */
 };
@@ -55,17 +56,21 @@ QY_API void api_http_result_free(struct api_http_result *r);
  *                (SGX-Enclave-Identity-Issuer-Chain)
  *   PCK CRL      GET {base}/sgx/certification/v4/pckcrl?ca=processor|platform&encoding=der
  *   Root CA CRL  GET {base}/sgx/certification/v4/rootcacrl, or root_ca_crl_url (a 404 means none)
- * Issuer chains come URL-encoded in the response headers. The verifier caches what this returns.
+ * Issuer chains come URL-encoded in the response headers. The verifier checks and caches what this
+ * returns: collateral integrity rests on Intel's signatures, not on TLS, so http:// is acceptable and
+ * ca_file (a PEM bundle replacing the system's CA store; a self-signed PCCS's own certificate pins
+ * it) only keeps others on the path from withholding or replaying collateral.
  */
 struct att_collateral_source;
 
 struct api_pccs_config {
     const char *base_url; /* "https://pccs.local:8081", "https://api.trustedservices.intel.com" */
     const char *root_ca_crl_url; /* NULL: {base}/sgx/certification/v4/rootcacrl */
-    const char *ca_file;
+    const char *ca_file;  /* trust only these CAs for https (copied); NULL: the system's */
     bool insecure_skip_tls_verify;
-    long timeout_ms; /* 0: QY_PCCS_TIMEOUT_MS */
-    int retries;     /* < 0: none; 0: QY_PCCS_RETRIES */
+    long timeout_ms;  /* per try; 0: QY_PCCS_TIMEOUT_MS */
+    long deadline_ms; /* one fetch, all tries; 0: QY_PCCS_DEADLINE_MS */
+    int retries;      /* < 0: none; 0: QY_PCCS_RETRIES */
 };
 
 /* Returns an owned source (att_collateral_source_free, or hand it to att_verifier_new). */
@@ -251,6 +256,9 @@ QY_API int api_req_tls_exporter(const struct api_request *r, const char *label, 
 /* Process-wide counters, safe from any thread. Labels are static strings or bounded names. */
 QY_API void api_metrics_request(const char *server, const char *route, int status, double seconds);
 QY_API void api_metrics_activation(const char *marble_type, const char *result);
+/* One collateral fetch: `kind` and `outcome` are attestation's static names ("tcb_info", "ok",
+ * "absent", "failed", "rejected"). */
+QY_API void api_metrics_collateral_fetch(const char *kind, const char *outcome);
 /* The /metrics page: the Coordinator's state code and `mode` ("sgx", "emulated", "simulation"). */
 QY_API int api_metrics_render(int state, const char *mode, struct buf *out) QY_MUST_USE;
 /* A handler serving GET /metrics; ctx = struct api_metrics_ctx *. */

@@ -3,7 +3,8 @@
  * it may take to connect and to answer, how many bytes of body and headers it may send, where it
  * may send us (no redirects, http/https only). Failed transfers are retried a few times with a
  * growing pause; a server that answers, even with an error status, is not asked again unless the
- * status says "try later" (429, 5xx).
+ * status says "try later" (429, 5xx). The whole call, tries and pauses included, ends by one
+ * deadline: each try gets at most what is left of it.
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -80,9 +81,18 @@ static void pause_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int once(CURL *curl, struct transfer *t, bool *retry)
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int once(CURL *curl, struct transfer *t, long timeout_ms, bool *retry)
 {
     *retry = false;
+    ENSURE(curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK, ERR_INVALID_ARG,
+           "%s: cannot set the timeout", t->req->url);
     buf_reset(&t->out->body);
     t->header_bytes = 0;
     t->too_large = false;
@@ -114,6 +124,7 @@ int api_http_get(const struct api_http_get *req, struct api_http_result *out)
     long connect_ms =
         req->connect_timeout_ms ? req->connect_timeout_ms : QY_PCCS_CONNECT_TIMEOUT_MS;
     long total_ms = req->timeout_ms ? req->timeout_ms : QY_PCCS_TIMEOUT_MS;
+    long deadline = now_ms() + (req->deadline_ms ? req->deadline_ms : QY_PCCS_DEADLINE_MS);
     int retries = req->retries < 0 ? 0 : req->retries ? req->retries : QY_PCCS_RETRIES;
     bool ok =
         curl_easy_setopt(curl, CURLOPT_URL, req->url) == CURLE_OK &&
@@ -121,7 +132,6 @@ int api_http_get(const struct api_http_get *req, struct api_http_result *out)
         curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK &&
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms) == CURLE_OK &&
         curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t.max_body) == CURLE_OK &&
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t) == CURLE_OK &&
@@ -136,10 +146,11 @@ int api_http_get(const struct api_http_get *req, struct api_http_result *out)
     ENSURE_OUT(ok, ERR_INVALID_ARG, "%s: cannot configure the transfer", req->url);
     for (int attempt = 0;; attempt++) {
         bool retry;
-        r = once(curl, &t, &retry);
-        if (!retry || attempt >= retries)
+        long left = deadline - now_ms(), pause = QY_PCCS_RETRY_DELAY_MS * (attempt + 1);
+        r = once(curl, &t, left < total_ms ? (left > 1 ? left : 1) : total_ms, &retry);
+        if (!retry || attempt >= retries || deadline - now_ms() <= pause)
             break;
-        pause_ms(QY_PCCS_RETRY_DELAY_MS * (attempt + 1));
+        pause_ms(pause);
     }
 out:
     curl_easy_cleanup(curl);

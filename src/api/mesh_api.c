@@ -4,10 +4,13 @@
  * POST /api/v2/activate {"marbleType", "uuid", "csr": base64 DER, "quote": base64}. The TLS client
  * certificate's key and the connection's exporter come from this very connection, so the quote the
  * marble made over them cannot be relayed or replayed elsewhere. Answers: 200 success with the
- * activation; 503 fail while the Coordinator does not accept marbles yet (the premain retries);
- * 403 fail when the marble is refused, with the reason; 400 fail for malformed requests.
+ * activation; 503 fail while the Coordinator does not accept marbles yet, while the collateral for
+ * the marble's platform is being fetched or cannot be had, or when the activation could not be
+ * committed within QY_MESH_ANSWER_DEADLINE_MS (the premain retries; the message says why); 403 fail
+ * when the marble is refused, with the reason; 400 fail for malformed requests.
  */
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "api_int.h"
@@ -46,6 +49,10 @@ int api_mesh_parse_activation(struct view body, json_t **json, struct coord_acti
 
 static void answer_error(struct api_response *resp, int r)
 {
+    if (r == ERR_ATT_NO_COLLATERAL) { /* the collateral service failed, not the marble: retry */
+        api_jsend_fail(resp, 503, NULL, "%s", err_detail(r));
+        return;
+    }
     switch (err_category(r)) {
     case ERRC_STATE:
         api_jsend_fail(resp, 503, NULL, "%s", err_detail(r));
@@ -74,7 +81,9 @@ static void answer_error(struct api_response *resp, int r)
  * those share one label: the series stay bounded by the manifest. */
 static void count_activation(struct coord *coord, const char *type, int r)
 {
-    const char *result = r == 0                           ? "ok"
+    const char *result = r == 0                              ? "ok"
+                         : r == ERR_ATT_COLLATERAL_PENDING   ? "collateral_pending"
+                         : r == ERR_ATT_NO_COLLATERAL        ? "collateral_unavailable"
                          : err_category(r) == ERRC_STATE  ? "not_ready"
                          : err_category(r) == ERRC_POLICY ? "refused"
                                                           : "error";
@@ -87,6 +96,9 @@ static void activate(struct coord *coord, struct api_request *req, struct api_re
     struct buf csr = BUF_INIT, quote = BUF_INIT, spki = BUF_INIT;
     struct coord_activation_response *act = NULL;
     struct coord_activation_request ar = {0};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ar.answer_by_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + QY_MESH_ANSWER_DEADLINE_MS;
     int r = api_mesh_parse_activation(api_req_body(req), &body, &ar, &csr, &quote);
     if (r == 0)
         r = api_req_peer_spki(req, &spki);

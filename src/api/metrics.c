@@ -1,6 +1,6 @@
 /*
- * Prometheus metrics: the Coordinator's state and mode, activations by marble type and result, and
- * request counts and latencies per server and route. Label values are bounded: routes are static
+ * Prometheus metrics: the Coordinator's state and mode, activations by marble type and result,
+ * collateral fetches by item kind and outcome, and request counts and latencies per server and route. Label values are bounded: routes are static
  * strings, marble types are manifest names or "unknown" (at most QY_METRICS_SERIES_MAX series; beyond
  * that they fold into "other").
  */
@@ -28,13 +28,22 @@ struct act_series {
     uint64_t count;
 };
 
+/* Four kinds times four outcomes, all static strings. */
+#define FETCH_SERIES_MAX 16
+struct fetch_series {
+    const char *kind, *outcome;
+    uint64_t count;
+};
+
 static struct {
     pthread_mutex_t lock;
     struct req_series req[QY_METRICS_SERIES_MAX];
     size_t nreq;
     struct act_series act[QY_METRICS_SERIES_MAX];
     size_t nact;
-} m = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, {{{0}}}, 0};
+    struct fetch_series fetch[FETCH_SERIES_MAX];
+    size_t nfetch;
+} m = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, {{{0}}}, 0, {{0}}, 0};
 
 void api_metrics_request(const char *server, const char *route, int status, double seconds)
 {
@@ -81,6 +90,33 @@ void api_metrics_activation(const char *marble_type, const char *result)
     if (s != NULL)
         s->count++;
     pthread_mutex_unlock(&m.lock);
+}
+
+void api_metrics_collateral_fetch(const char *kind, const char *outcome)
+{
+    pthread_mutex_lock(&m.lock);
+    struct fetch_series *s = NULL;
+    for (size_t i = 0; i < m.nfetch && s == NULL; i++)
+        if (strcmp(m.fetch[i].kind, kind) == 0 && strcmp(m.fetch[i].outcome, outcome) == 0)
+            s = &m.fetch[i];
+    if (s == NULL && m.nfetch < FETCH_SERIES_MAX) {
+        s = &m.fetch[m.nfetch++];
+        *s = (struct fetch_series){kind, outcome, 0};
+    }
+    if (s != NULL)
+        s->count++;
+    pthread_mutex_unlock(&m.lock);
+}
+
+static int render_fetches(struct buf *out)
+{
+    TRY(buf_append_str(out, "# HELP quarry_collateral_fetches_total Collateral fetches by item and outcome (ok, "
+                            "absent, failed: the source failed, rejected: what it served failed a check).\n"
+                            "# TYPE quarry_collateral_fetches_total counter\n"));
+    for (size_t i = 0; i < m.nfetch; i++)
+        TRY(buf_appendf(out, "quarry_collateral_fetches_total{kind=\"%s\",outcome=\"%s\"} %llu\n", m.fetch[i].kind,
+                        m.fetch[i].outcome, (unsigned long long)m.fetch[i].count));
+    return 0;
 }
 
 /* Label values escaped as the text format wants: backslash, quote, newline. */
@@ -141,6 +177,8 @@ int api_metrics_render(int state, const char *mode, struct buf *out)
                     state, mode));
     pthread_mutex_lock(&m.lock);
     int r = render_activations(out);
+    if (r == 0)
+        r = render_fetches(out);
     if (r == 0)
         r = render_requests(out);
     pthread_mutex_unlock(&m.lock);

@@ -15,7 +15,7 @@ struct pccs {
     char *root_ca_crl_url;
     char *ca_file;
     bool insecure;
-    long timeout_ms;
+    long timeout_ms, deadline_ms;
     int retries;
 };
 
@@ -57,6 +57,7 @@ static int pccs_fetch(void *ctx, const struct att_collateral_request *req,
                                .ca_file = p->ca_file,
                                .insecure_skip_tls_verify = p->insecure,
                                .timeout_ms = p->timeout_ms,
+                               .deadline_ms = p->deadline_ms,
                                .retries = p->retries};
     int n;
     switch (req->kind) {
@@ -117,7 +118,7 @@ static void pccs_free(void *ctx)
     free(p);
 }
 
-static const struct att_collateral_ops pccs_ops = {pccs_fetch, pccs_free};
+static const struct att_collateral_ops pccs_ops = {pccs_fetch, pccs_free, true};
 
 int api_pccs_source_new(const struct api_pccs_config *cfg, struct att_collateral_source **out)
 {
@@ -135,6 +136,7 @@ int api_pccs_source_new(const struct api_pccs_config *cfg, struct att_collateral
     p->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
     p->insecure = cfg->insecure_skip_tls_verify;
     p->timeout_ms = cfg->timeout_ms;
+    p->deadline_ms = cfg->deadline_ms;
     p->retries = cfg->retries;
     if (p->base == NULL || (cfg->root_ca_crl_url && !p->root_ca_crl_url) ||
         (cfg->ca_file && !p->ca_file)) {

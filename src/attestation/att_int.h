@@ -165,13 +165,15 @@ int att_tcb_info_parse(struct view value, struct arena *arena,
 int att_qe_identity_parse(struct view value, struct arena *arena,
                           struct att_qe_identity *out) QY_MUST_USE;
 
-/* A fetched, parsed and verified collateral item, as cached. When `error` is set the item failed
- * to load and says why (cached briefly so a broken source is not hammered). */
+/* A fetched, parsed and verified collateral item. When `error` is set the item failed to load and
+ * says why (remembered as a failure, never as usable: see collateral_cache.c). */
 struct att_coll {
     struct att_obj obj;
     enum att_collateral_kind kind;
     int error;
     bool fetch_failed; /* the source failed (error is not about the item's content) */
+    bool absent;       /* the source has no such item (a Root CA CRL): nothing to check */
+    bool not_admitted; /* it loaded but is not what was asked for (its detail names the item) */
     char detail[ATT_DETAIL_MAX];
     uint8_t hash[32];     /* SHA-256 of the body as served */
     int64_t next_update;  /* freshness limit */
@@ -190,6 +192,40 @@ struct att_coll *att_coll_load(enum att_collateral_kind kind,
                                const struct att_roots *roots);
 /* An item standing for a failed fetch (error `code`, fetch_failed set), or NULL. */
 struct att_coll *att_coll_failed(enum att_collateral_kind kind, int code, const char *detail);
+
+/* collateral_cache.c: collateral per item, fetched once, kept only when it passed every check -- */
+
+/* What an item is cached under: the request, and what must have signed it - the trusted root of
+ * the platform's PCK chain (TCB Info, QE Identity, Root CA CRL), the PCK CA itself (PCK CRL, by the
+ * SHA-256 of its DER). Zero-filled before use: compared with memcmp. */
+struct att_coll_key {
+    struct att_collateral_request req;
+    uint64_t root_index;
+    uint8_t issuer[32];
+};
+
+struct att_ccache_config {
+    struct att_collateral_source *source; /* borrowed; outlives the cache */
+    const struct att_roots *roots;        /* borrowed */
+    bool background;
+    void (*on_fetch)(void *ctx, enum att_collateral_kind kind, enum att_fetch_outcome outcome);
+    void *on_fetch_ctx;
+};
+struct att_ccache;
+/* Starts the fetcher threads in background mode. Returns an owned cache (att_ccache_free). */
+int att_ccache_new(const struct att_ccache_config *cfg, struct att_ccache **out) QY_MUST_USE;
+/* Stops and joins the fetcher threads (fetches in flight finish first), frees. NULL-safe. */
+void att_ccache_free(struct att_ccache *cc);
+/* The item under `key` for a verification at `at`, checked against `pck` (borrowed; referenced by
+ * a background fetch while queued). 0 with *out a new reference: usable, or the failure that keeps
+ * it from being usable (error set; fetched again after the backoff), or a stale item fetched too
+ * recently to ask again. ERR_ATT_COLLATERAL_PENDING (background mode; a fetch is under way), or
+ * ERR_NOMEM. */
+int att_ccache_get(struct att_ccache *cc, const struct att_coll_key *key, const struct att_pck *pck,
+                   int64_t at, struct att_coll **out) QY_MUST_USE;
+int64_t att_mono_ms(void);
+/* collateral_dir.c: whether the source's fetches may wait on the network. */
+bool att_collateral_source_is_remote(const struct att_collateral_source *s);
 
 /* tcb.c: TCB level evaluation (dcap.md §8.4-8.5) --------------------------------------------- */
 

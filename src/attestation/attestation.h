@@ -25,10 +25,24 @@
  *
  * Collateral comes from a source (struct att_collateral_source, a small vtable): a directory in
  * Intel PCS response shapes (att_collateral_dir_new), or a PCCS/PCS over HTTPS (api_pccs_source_new
- * in api/, the only place that touches the network). A verifier caches what it fetched, parsed and
- * verified - collateral per FMSPC/CA until its own nextUpdate, PCK chains by the hash of their
- * bytes, QE reports - so a quote from a platform whose collateral is cached never waits on the
- * network, and a fetch for one platform never blocks verifications for others.
+ * in api/, the only place that touches the network). Its integrity rests on Intel's signatures
+ * alone, never on the transport: whoever serves or relays it can withhold it, not forge it. A
+ * verifier caches PCK chains by the hash of their bytes, QE reports, and collateral per item (kind,
+ * TEE, FMSPC, PCK CA) - but an item only once it passed every check that does not depend on the
+ * verification time: format, signature chain to the same trusted root as the platform's PCK chain,
+ * the FMSPC and TEE asked for, a PCK CRL's signature by the very PCK CA it is keyed by. An item
+ * that fails is remembered only as a failure, and fetched again after a growing backoff
+ * (QY_ATT_RETRY_*), so a bad answer can delay a platform, never bar it until its nextUpdate.
+ * Concurrent misses for one item share one fetch ("singleflight").
+ *
+ * Two ways to wait for collateral. By default (the CLI, libquarry) att_verify() fetches a missing
+ * item on the calling thread, and callers wanting the same item wait for that one fetch. With
+ * background_fetch (the Coordinator, whose callers are event loops serving many marbles) it never
+ * waits on the network: a missing or expired item of a remote source (a PCCS; a directory is read
+ * in line, like any local file) is fetched by the verifier's own fetcher threads and att_verify()
+ * answers at once with ERR_ATT_COLLATERAL_PENDING at step "collateral" (a state error: ask again
+ * shortly); items are also refreshed on those threads before their nextUpdate, so a platform whose
+ * collateral is cached never waits on the network, and a slow PCCS delays only cold platforms.
  *
  * What it does not do: no manifest knowledge (the coordinator turns a package into an att_policy),
  * no report-data binding (the caller knows what the report data must hash), no network, no clock
@@ -270,6 +284,9 @@ struct att_collateral_ops {
     int (*fetch)(void *ctx, const struct att_collateral_request *req,
                  struct att_collateral_item *out);
     void (*free)(void *ctx);
+    /* fetch() may wait on the network (a PCCS): a background_fetch verifier calls it only from its
+     * own threads. A local source (a directory) is read in line, like a file. */
+    bool remote;
 };
 
 struct att_collateral_source;
@@ -304,10 +321,26 @@ QY_API int att_collateral_check(enum att_collateral_kind kind,
 
 /* Verifier ----------------------------------------------------------------------------------- */
 
+/* What became of one collateral fetch (att_verifier_config.on_fetch): the item passed every check;
+ * the source has none (only the Root CA CRL may be absent); the source failed (network, HTTP
+ * status, timeout); or what it served failed a check (format, signature, wrong FMSPC or issuer). */
+enum att_fetch_outcome { ATT_FETCH_OK, ATT_FETCH_ABSENT, ATT_FETCH_FAILED, ATT_FETCH_REJECTED };
+QY_API const char *att_fetch_outcome_name(enum att_fetch_outcome o);    /* "ok", "absent", ... */
+QY_API const char *att_collateral_kind_name(enum att_collateral_kind k); /* "tcb_info", ... */
+
 struct att_verifier_config {
     /* Where collateral comes from. Consumed by att_verifier_new (also on failure). NULL only with
      * no_collateral. */
     struct att_collateral_source *collateral;
+    /* Never fetch from a remote source on the calling thread (see the header comment): missing
+     * collateral is fetched by QY_ATT_FETCH_THREADS threads of the verifier and att_verify()
+     * reports ERR_ATT_COLLATERAL_PENDING meanwhile; cached items are refreshed before they expire.
+     * Without effect for local sources. */
+    bool background_fetch;
+    /* Optional: called after every fetch, from the thread that fetched (metrics). Failures are
+     * also logged as warnings with the source and the cause. */
+    void (*on_fetch)(void *ctx, enum att_collateral_kind kind, enum att_fetch_outcome outcome);
+    void *on_fetch_ctx;
     /* Check only the quote's structure, signatures, QE binding and PCK chain (no CRLs, no TCB
      * evaluation): results say tcb_status NOT_EVALUATED. */
     bool no_collateral;
@@ -322,15 +355,19 @@ struct att_verifier;
 /* Returns an owned verifier (att_verifier_free). ERR_CERT when an extra root does not parse. */
 QY_API int att_verifier_new(const struct att_verifier_config *cfg,
                             struct att_verifier **out) QY_MUST_USE;
-/* NULL-safe; no att_verify() may be running. */
+/* NULL-safe; no att_verify() may be running. Waits for background fetches in flight (each ends
+ * by its source's deadline). */
 QY_API void att_verifier_free(struct att_verifier *v);
 
 /* Verifies `quote` (borrowed; a DCAP quote, bare or in MarbleRun's OpenEnclave envelope, see
  * att_strip_oe_envelope) at `at_unix_seconds`. Returns 0 when the verification ran - then
  * out->verified is the verdict, and when false out->failed_step/error/detail say why - or a
  * negative ERR_* when it could not run (out of memory, a bug). A quote whose platform matches no
- * TCB level does not verify; any TCB status of a matched level does (the policy decides). Safe to
- * call from many threads at once. */
+ * TCB level does not verify; any TCB status of a matched level does (the policy decides). When the
+ * collateral could not be had, failed_step is ATT_STEP_COLLATERAL and error ERR_ATT_NO_COLLATERAL
+ * (the source failed; the detail names it and the cause) or, with background_fetch,
+ * ERR_ATT_COLLATERAL_PENDING (being fetched): neither says anything about the quote. Safe to call
+ * from many threads at once. */
 QY_API int att_verify(struct att_verifier *v, struct view quote, int64_t at_unix_seconds,
                       struct att_result *out) QY_MUST_USE;
 

@@ -147,7 +147,12 @@ static void dir_free(void *ctx)
     free(d);
 }
 
-static const struct att_collateral_ops dir_ops = {dir_fetch, dir_free};
+static const struct att_collateral_ops dir_ops = {dir_fetch, dir_free, false};
+
+bool att_collateral_source_is_remote(const struct att_collateral_source *s)
+{
+    return s->ops->remote;
+}
 
 int att_collateral_dir_new(const char *dir, struct att_collateral_source **out)
 {

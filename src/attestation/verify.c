@@ -10,10 +10,10 @@
  * Caches (all bounded). PCK chains by SHA-256 of the certification data: the verified path, the
  * parsed SGX extension and the leaf key (validity is still checked at each call's time). QE
  * reports by SHA-256 of chain, QE report, its signature, attestation key and auth data: the
- * imported attestation key, once the report's signature and binding verified. CRL signatures by
- * (CRL, issuing CA). Collateral per request (kind, TEE, FMSPC, CA): fetched by one thread while
- * others wanting the same item wait and everyone else carries on; replaced when the verification
- * time passes its nextUpdate, at most every QY_ATT_REFETCH_SECONDS.
+ * imported attestation key, once the report's signature and binding verified. Collateral per item
+ * and issuer, admitted only once it passed every check (collateral_cache.c): fetched by one thread
+ * while others wanting the same item wait - or, in background mode, are told it is pending - and
+ * everyone else carries on.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,22 +21,12 @@
 
 #include "att_int.h"
 
-struct coll_entry {
-    struct att_collateral_request req;
-    struct att_coll *coll; /* NULL until the first fetch completes */
-    bool fetching;
-    struct coll_entry *next;
-};
-
 struct att_verifier {
     struct att_collateral_source *source;
     bool no_collateral;
     struct att_roots roots;
     struct att_memo *memo;
-    pthread_mutex_t lock; /* the collateral entries */
-    pthread_cond_t fetched;
-    struct coll_entry *colls;
-    size_t coll_count;
+    struct att_ccache *colls;
 };
 
 int att_verifier_new(const struct att_verifier_config *cfg, struct att_verifier **out)
@@ -50,12 +40,14 @@ int att_verifier_new(const struct att_verifier_config *cfg, struct att_verifier 
     }
     v->source = cfg->collateral;
     v->no_collateral = cfg->no_collateral;
-    pthread_mutex_init(&v->lock, NULL);
-    pthread_cond_init(&v->fetched, NULL);
     ENSURE_OUT(v->source != NULL || v->no_collateral, ERR_INVALID_ARG,
                "a verifier needs a collateral source unless no_collateral is set");
     TRY_OUT(att_roots_init(&v->roots, cfg->insecure_extra_roots, cfg->insecure_extra_root_count));
     TRY_OUT(att_memo_new(QY_ATT_CACHE_MAX_ENTRIES, &v->memo));
+    struct att_ccache_config cc = {v->source, &v->roots, cfg->background_fetch && !v->no_collateral &&
+                                       att_collateral_source_is_remote(v->source),
+                                   cfg->on_fetch, cfg->on_fetch_ctx};
+    TRY_OUT(att_ccache_new(&cc, &v->colls));
     *out = v;
     return 0;
 out:
@@ -63,130 +55,15 @@ out:
     return r;
 }
 
-static void colls_clear(struct att_verifier *v)
-{
-    while (v->colls != NULL) {
-        struct coll_entry *e = v->colls;
-        v->colls = e->next;
-        if (e->coll != NULL)
-            att_obj_unref(&e->coll->obj);
-        free(e);
-    }
-    v->coll_count = 0;
-}
-
 void att_verifier_free(struct att_verifier *v)
 {
     if (v == NULL)
         return;
-    colls_clear(v);
+    att_ccache_free(v->colls); /* first: its threads use the source and the roots */
     att_memo_free(v->memo);
     att_roots_free(&v->roots);
     att_collateral_source_free(v->source);
-    pthread_cond_destroy(&v->fetched);
-    pthread_mutex_destroy(&v->lock);
     free(v);
-}
-
-/* Collateral ----------------------------------------------------------------------------------- */
-
-static struct coll_entry *find_entry(struct att_verifier *v,
-                                     const struct att_collateral_request *req)
-{
-    for (struct coll_entry *e = v->colls; e != NULL; e = e->next)
-        if (memcmp(&e->req, req, sizeof(*req)) == 0)
-            return e;
-    return NULL;
-}
-
-static bool usable(const struct att_coll *c, int64_t at)
-{
-    return c != NULL && c->error == 0 && at <= c->next_update;
-}
-
-static bool refetch_due(const struct att_coll *c)
-{
-    return att_mono_seconds() - c->fetched_mono >= QY_ATT_REFETCH_SECONDS;
-}
-
-static struct att_coll *fetch(struct att_verifier *v, const struct att_collateral_request *req)
-{
-    struct att_collateral_item item = {BUF_INIT, BUF_INIT};
-    struct att_coll *c;
-    int r = att_collateral_fetch(v->source, req, &item);
-    if (r == 0)
-        c = att_coll_load(req->kind, &item, &v->roots);
-    else
-        c = att_coll_failed(req->kind, r, err_detail(r));
-    att_collateral_item_free(&item);
-    return c;
-}
-
-/* The cached item for req, fetched when missing or stale (see the header comment). Returns a new
- * reference (possibly to an item whose `error` says why it is unusable), or NULL when out of
- * memory. */
-static struct att_coll *get_collateral(struct att_verifier *v,
-                                       const struct att_collateral_request *req, int64_t at)
-{
-    struct att_coll *c = NULL;
-    pthread_mutex_lock(&v->lock);
-    struct coll_entry *e;
-    for (;;) {
-        e = find_entry(v, req);
-        if (e != NULL && e->fetching) {
-            pthread_cond_wait(&v->fetched, &v->lock);
-            continue;
-        }
-        if (e != NULL && e->coll != NULL && (usable(e->coll, at) || !refetch_due(e->coll))) {
-            c = (struct att_coll *)att_obj_ref(&e->coll->obj);
-            pthread_mutex_unlock(&v->lock);
-            return c;
-        }
-        break;
-    }
-    if (e == NULL) {
-        if (v->coll_count >= QY_ATT_CACHE_MAX_ENTRIES) {
-            /* Drop the idle entries; in-flight fetches keep theirs. */
-            struct coll_entry **p = &v->colls;
-            while (*p != NULL) {
-                struct coll_entry *x = *p;
-                if (x->fetching) {
-                    p = &x->next;
-                    continue;
-                }
-                *p = x->next;
-                if (x->coll != NULL)
-                    att_obj_unref(&x->coll->obj);
-                free(x);
-                v->coll_count--;
-            }
-        }
-        e = calloc(1, sizeof(*e));
-        if (e == NULL) {
-            pthread_mutex_unlock(&v->lock);
-            return NULL;
-        }
-        e->req = *req;
-        e->next = v->colls;
-        v->colls = e;
-        v->coll_count++;
-    }
-    e->fetching = true;
-    pthread_mutex_unlock(&v->lock);
-
-    struct att_coll *fresh = fetch(v, req);
-
-    pthread_mutex_lock(&v->lock);
-    struct att_coll *old = e->coll;
-    e->coll = fresh;
-    e->fetching = false;
-    if (fresh != NULL)
-        c = (struct att_coll *)att_obj_ref(&fresh->obj);
-    pthread_cond_broadcast(&v->fetched);
-    pthread_mutex_unlock(&v->lock);
-    if (old != NULL)
-        att_obj_unref(&old->obj);
-    return c;
 }
 
 /* Steps ------------------------------------------------------------------------------------------
@@ -202,11 +79,6 @@ static void qe_memo_destroy(struct att_obj *o)
     struct qe_memo *m = (struct qe_memo *)o;
     crypto_key_free(m->key);
     free(m);
-}
-
-static void marker_destroy(struct att_obj *o)
-{
-    free(o);
 }
 
 static int memo_key(const char *domain, const struct view *parts, size_t count, uint8_t out[32])
@@ -320,32 +192,47 @@ static int step_qe(struct att_verifier *v, const struct att_quote *q, const uint
     return r;
 }
 
-/* Fetches every item; a source failure is the COLLATERAL step's. */
+/* The cache key of item k for this quote: the request and who must have signed the item. */
+static void coll_key(int k, const struct att_quote *q, const struct att_pck *pck,
+                     struct att_coll_key *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->req.kind = (enum att_collateral_kind)k;
+    key->root_index = pck->path.root_index;
+    if (k == ATT_COLLATERAL_TCB_INFO || k == ATT_COLLATERAL_QE_IDENTITY)
+        key->req.tee_type = q->tee_type;
+    if (k == ATT_COLLATERAL_TCB_INFO)
+        memcpy(key->req.fmspc, pck->ext.fmspc, 6);
+    if (k == ATT_COLLATERAL_PCK_CRL) {
+        key->req.ca = pck->ca;
+        memcpy(key->issuer, pck->ca_hash, 32);
+    }
+}
+
+/* Asks for every item (so that in background mode all missing ones are fetched at once); a source
+ * failure, then a pending fetch, is the COLLATERAL step's. */
 static int get_all(struct att_verifier *v, const struct att_quote *q, const struct att_pck *pck,
                    int64_t at, struct att_coll *c[4], struct att_result *res)
 {
     static const char *const names[] = {"TCB Info", "QE Identity", "PCK CRL", "Root CA CRL"};
+    char pending[ATT_DETAIL_MAX] = "";
     for (int k = 0; k < 4; k++) {
-        struct att_collateral_request req;
-        memset(&req, 0, sizeof(req));
-        req.kind = (enum att_collateral_kind)k;
-        if (k == ATT_COLLATERAL_TCB_INFO || k == ATT_COLLATERAL_QE_IDENTITY)
-            req.tee_type = q->tee_type;
-        if (k == ATT_COLLATERAL_TCB_INFO)
-            memcpy(req.fmspc, pck->ext.fmspc, 6);
-        if (k == ATT_COLLATERAL_PCK_CRL)
-            req.ca = pck->ca;
-        c[k] = get_collateral(v, &req, at);
-        if (c[k] == NULL)
-            return fail(res, ATT_STEP_COLLATERAL, err_fail(ERR_NOMEM, __func__, "out of memory"));
-        if (c[k]->fetch_failed &&
-            !(k == ATT_COLLATERAL_ROOT_CA_CRL && c[k]->error == ERR_NOT_FOUND)) {
-            int code = c[k]->error == ERR_NOMEM ? ERR_NOMEM : ERR_ATT_NO_COLLATERAL;
-            return fail(res, ATT_STEP_COLLATERAL,
-                        err_fail(code, __func__, "%s from %s: %s", names[k],
-                                 att_collateral_source_name(v->source), c[k]->detail));
-        }
+        struct att_coll_key key;
+        coll_key(k, q, pck, &key);
+        int e = att_ccache_get(v->colls, &key, pck, at, &c[k]);
+        if (e == ERR_ATT_COLLATERAL_PENDING && pending[0] == '\0')
+            snprintf(pending, sizeof(pending), "%s", err_detail(e));
+        else if (e < 0 && e != ERR_ATT_COLLATERAL_PENDING)
+            return fail(res, ATT_STEP_COLLATERAL, e);
     }
+    for (int k = 0; k < 4; k++)
+        if (c[k] != NULL && c[k]->fetch_failed)
+            return fail(res, ATT_STEP_COLLATERAL,
+                        err_fail(ERR_ATT_NO_COLLATERAL, __func__, "%s from %s: %s", names[k],
+                                 att_collateral_source_name(v->source), c[k]->detail));
+    if (pending[0] != '\0')
+        return fail(res, ATT_STEP_COLLATERAL,
+                    err_fail(ERR_ATT_COLLATERAL_PENDING, __func__, "%s", pending));
     return 1;
 }
 
@@ -360,15 +247,14 @@ static int get_all(struct att_verifier *v, const struct att_quote *q, const stru
 
 static int item_ok(const struct att_coll *c, const char *what)
 {
-    ENSURE(c->error == 0, c->error, "%s: %s", what, c->detail);
+    ENSURE(c->error == 0, c->error, "%s%s%s", c->not_admitted ? "" : what,
+           c->not_admitted ? "" : ": ", c->detail);
     return 0;
 }
 
-static int check_signed(const struct att_coll *c, const struct att_pck *pck, int64_t at,
-                        int64_t issue, const char *what)
+/* The signer's root was matched to the PCK chain's when the item was admitted. */
+static int check_signed(const struct att_coll *c, int64_t at, int64_t issue, const char *what)
 {
-    ENSURE(c->signer.root_index == pck->path.root_index, ERR_ATT_UNTRUSTED,
-           "%s is signed under a different root than the PCK chain", what);
     int r = att_path_check_time(&c->signer, at, "the TCB Signing chain");
     ENSURE(r == 0, r, "%s: %s", what, err_detail(r));
     return att_check_window(issue, c->next_update, at, what);
@@ -377,11 +263,7 @@ static int check_signed(const struct att_coll *c, const struct att_pck *pck, int
 static int check_root_crl(const struct att_coll *c, const struct att_coll *tcb,
                           const struct att_coll *qe, const struct att_pck *pck, int64_t at)
 {
-    ENSURE(c->crl_root_index == pck->path.root_index, ERR_ATT_UNTRUSTED,
-           "the Root CA CRL is signed by a different root than the PCK chain");
-    ENSURE(X509_NAME_cmp(X509_CRL_get_issuer(c->crl.crl),
-                         X509_get_subject_name(pck->path.certs[2])) == 0,
-           ERR_ATT_MISMATCH, "the Root CA CRL is not issued by the root of the PCK chain");
+    /* Its signer and issuer were matched to the PCK chain's root when it was admitted. */
     TRY(att_crl_check_time(&c->crl, at, "the Root CA CRL"));
     TRY(att_crl_check_cert(&c->crl, pck->path.certs[1], "the PCK CA"));
     if (tcb->error == 0)
@@ -391,62 +273,31 @@ static int check_root_crl(const struct att_coll *c, const struct att_coll *tcb,
     return 0;
 }
 
-static int check_pck_crl(struct att_verifier *v, const struct att_coll *c,
-                         const struct att_pck *pck, int64_t at)
+/* Its signature by this PCK CA was checked when it was admitted (it is cached per PCK CA). */
+static int check_pck_crl(const struct att_coll *c, const struct att_pck *pck, int64_t at)
 {
-    uint8_t key[32];
-    struct view parts[] = {view_of(c->hash, 32), view_of(pck->ca_hash, 32)};
     TRY(item_ok(c, "PCK CRL"));
-    TRY(memo_key("crl", parts, 2, key));
-    struct att_obj *o = att_memo_get(v->memo, key);
-    if (o == NULL) {
-        TRY(att_crl_check_issuer(&c->crl, pck->path.certs[1]));
-        o = malloc(sizeof(*o));
-        ENSURE(o != NULL, ERR_NOMEM, "out of memory");
-        att_obj_init(o, marker_destroy);
-        int r = att_memo_put(v->memo, key, o);
-        att_obj_unref(o);
-        TRY(r);
-    } else {
-        att_obj_unref(o);
-    }
     TRY(att_crl_check_time(&c->crl, at, "the PCK CRL"));
     return att_crl_check_cert(&c->crl, pck->path.certs[0], "the PCK certificate");
 }
 
-static int check_tcb_info(const struct att_coll *c, const struct att_pck *pck,
-                          const struct att_quote *q, int64_t at)
+static int check_tcb_info(const struct att_coll *c, const struct att_pck *pck, int64_t at)
 {
     TRY(item_ok(c, "TCB Info"));
     const struct att_tcb_info *ti = &c->tcb;
-    TRY(check_signed(c, pck, at, ti->issue_date, "the TCB Info"));
-    if (q->tee_type == ATT_TEE_TDX)
-        ENSURE(ti->tee_type == ATT_TEE_TDX, ERR_ATT_MISMATCH,
-               "a TDX quote needs a TDX TCB Info (v3, id \"TDX\")");
-    else
-        ENSURE(ti->tee_type == ATT_TEE_SGX, ERR_ATT_MISMATCH, "an SGX quote needs an SGX TCB Info");
-    ENSURE(memcmp(ti->fmspc, pck->ext.fmspc, 6) == 0, ERR_ATT_MISMATCH,
-           "the TCB Info is for FMSPC %02X%02X%02X%02X%02X%02X, the platform's is "
-           "%02X%02X%02X%02X%02X%02X",
-           ti->fmspc[0], ti->fmspc[1], ti->fmspc[2], ti->fmspc[3], ti->fmspc[4], ti->fmspc[5],
-           pck->ext.fmspc[0], pck->ext.fmspc[1], pck->ext.fmspc[2], pck->ext.fmspc[3],
-           pck->ext.fmspc[4], pck->ext.fmspc[5]);
+    /* TEE type and FMSPC were matched when it was admitted (it is cached under them). */
+    TRY(check_signed(c, at, ti->issue_date, "the TCB Info"));
     ENSURE(memcmp(ti->pceid, pck->ext.pceid, 2) == 0, ERR_ATT_MISMATCH,
            "the TCB Info is for PCE-ID %02X%02X, the platform's is %02X%02X", ti->pceid[0],
            ti->pceid[1], pck->ext.pceid[0], pck->ext.pceid[1]);
     return 0;
 }
 
-static int check_qe_identity(const struct att_coll *c, const struct att_pck *pck,
-                             const struct att_quote *q, int64_t at,
+static int check_qe_identity(const struct att_coll *c, const struct att_quote *q, int64_t at,
                              const struct att_svn_level **level)
 {
     TRY(item_ok(c, "QE Identity"));
-    TRY(check_signed(c, pck, at, c->qe.issue_date, "the QE Identity"));
-    ENSURE(c->qe.tee_type == q->tee_type, ERR_ATT_MISMATCH,
-           "the QE Identity is for %s, the quote is %s",
-           c->qe.tee_type == ATT_TEE_TDX ? "TD_QE" : "QE",
-           q->tee_type == ATT_TEE_TDX ? "TDX" : "SGX");
+    TRY(check_signed(c, at, c->qe.issue_date, "the QE Identity")); /* TEE: matched at admission */
     return att_qe_match(&c->qe, &q->qe_report, level);
 }
 
@@ -517,16 +368,16 @@ int att_verify(struct att_verifier *v, struct view quote, int64_t at, struct att
     res->collateral_checked = true;
     struct att_coll *tcb = c[ATT_COLLATERAL_TCB_INFO], *qe = c[ATT_COLLATERAL_QE_IDENTITY];
     struct att_coll *root_crl = c[ATT_COLLATERAL_ROOT_CA_CRL];
-    if (!root_crl->fetch_failed) {
+    if (!root_crl->absent) {
         STEP(ATT_STEP_ROOT_CA_CRL, item_ok(root_crl, "Root CA CRL"));
         STEP(ATT_STEP_ROOT_CA_CRL, check_root_crl(root_crl, tcb, qe, pck, at));
         res->root_ca_crl_checked = true;
         res->collateral_expiry = earliest(res->collateral_expiry, root_crl->next_update);
     }
-    STEP(ATT_STEP_PCK_CRL, check_pck_crl(v, c[ATT_COLLATERAL_PCK_CRL], pck, at));
-    STEP(ATT_STEP_TCB_INFO, check_tcb_info(tcb, pck, &q, at));
+    STEP(ATT_STEP_PCK_CRL, check_pck_crl(c[ATT_COLLATERAL_PCK_CRL], pck, at));
+    STEP(ATT_STEP_TCB_INFO, check_tcb_info(tcb, pck, at));
     const struct att_svn_level *qe_level = NULL, *module_level = NULL;
-    e = check_qe_identity(qe, pck, &q, at, &qe_level);
+    e = check_qe_identity(qe, &q, at, &qe_level);
     if (e < 0) { /* a QE below every level makes the TCB "not supported", as in QVL */
         r = fail(res, e == ERR_ATT_TCB_NOT_SUPPORTED ? ATT_STEP_TCB_LEVEL : ATT_STEP_QE_IDENTITY,
                  e);

@@ -79,9 +79,24 @@
 /* Verified PCK chains, QE reports and CRL signatures remembered by a verifier: one per platform and
  * a few per collateral item; 4096 platforms is a large fleet, and a full cache is simply emptied. */
 #define QY_ATT_CACHE_MAX_ENTRIES 4096
-/* Collateral that is stale (verification time past its nextUpdate) or failed to load is fetched
- * again at most this often, so a dead PCCS or an old directory is not hammered on every quote. */
+/* Collateral that is stale (verification time past its nextUpdate) or was just fetched is fetched
+ * again at most this often, so an old directory or a PCCS serving old items is not asked on every
+ * quote. */
 #define QY_ATT_REFETCH_SECONDS 10
+/* After a failed fetch (the source failed, or what it served failed a check) the item is fetched
+ * again after a backoff that starts here and doubles up to the maximum: a dead or hostile PCCS is
+ * asked about once a minute per item, and a repaired one is used again within a minute. */
+#define QY_ATT_RETRY_BASE_MS 1000
+#define QY_ATT_RETRY_MAX_MS 60000
+/* A verifier in background mode refreshes an item this long before its nextUpdate, on its own
+ * threads, so platforms whose collateral is cached never see it expire while the PCCS answers. Ten
+ * minutes is many fetch deadlines and a small part of Intel's ~30-day validity. */
+#define QY_ATT_REFRESH_AHEAD_SECONDS 600
+/* A source with no Root CA CRL (a 404) is asked again after this long. */
+#define QY_ATT_ABSENT_RECHECK_SECONDS 3600
+/* Fetcher threads of a background-mode verifier: fetches are network-bound and short, items are
+ * few (four per platform, most shared), so a few threads keep several cold platforms moving. */
+#define QY_ATT_FETCH_THREADS 4
 /* configfs-tsm: how long to wait for the outblob of a report entry (the TDX module answers in
  * milliseconds; a missing provider never does). */
 #define QY_ATT_TSM_WAIT_MS 2000
@@ -91,6 +106,9 @@
  * platforms whose collateral is not cached. */
 #define QY_PCCS_CONNECT_TIMEOUT_MS 3000
 #define QY_PCCS_TIMEOUT_MS 10000
+/* One fetch from a PCCS, all tries and pauses included, ends by this deadline: shorter than the mesh
+ * server's 30 s connection timeout, so a blocking caller still gets its answer out. */
+#define QY_PCCS_DEADLINE_MS 20000
 #define QY_PCCS_RETRIES 2
 #define QY_PCCS_RETRY_DELAY_MS 200
 #define QY_PCCS_BODY_MAX_SIZE QY_ATT_CRL_MAX_SIZE
@@ -112,6 +130,11 @@
 /* Event-loop threads of one Coordinator server (--client-threads, --mesh-threads): more than a few
  * per core only costs memory. */
 #define QY_SERVER_THREADS_MAX 256
+/* An activation must be committed within this long of reaching the mesh handler, or it is abandoned
+ * before the commit (a retryable 503, nothing counted): the mesh server cuts connections after 30 s,
+ * so an answer later than that is lost, and a committed but lost activation spends MaxActivations.
+ * 20 s leaves the rest for writing the answer. */
+#define QY_MESH_ANSWER_DEADLINE_MS 20000
 /* EDG_COORDINATOR_DNS_NAMES: the names in the Coordinator's own certificates (loopback IPs added). */
 #define QY_DNS_NAMES_MAX 32
 /* SANs, e-mail addresses and URIs of one generated certificate secret (from the manifest). */

@@ -2,11 +2,13 @@
  * Marble activation (docs/mesh-protocol.md; reference/marblerun.md §5.3). Checks in order: state,
  * TLS key = CSR key, marble type, quote (verification and binding to key and session), package
  * policy, MaxActivations, UUID. Then the certificate from the CSR, the marble's secrets, the rendered
- * parameters, and a durable record before the answer.
+ * parameters, and a durable record before the answer - only while the answer can still be delivered
+ * (answer_by_ms): a commit whose answer is lost would spend a MaxActivations slot for nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "coord_int.h"
 
@@ -71,6 +73,9 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
     ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
     struct att_result res;
     TRY(att_verify(c->cfg.verifier, req->quote, coord_now(c), &res));
+    /* Collateral that could not be had says nothing about the marble: a retryable error. */
+    ENSURE(res.verified || res.failed_step != ATT_STEP_COLLATERAL, res.error,
+           "cannot verify the marble yet: %s", res.detail);
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t expect[64];
@@ -172,6 +177,19 @@ out:
     return r;
 }
 
+static int check_deadline(const struct coord_activation_request *req)
+{
+    struct timespec ts;
+    if (req->answer_by_ms == 0)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    ENSURE(now < req->answer_by_ms, ERR_TOO_LATE,
+           "the activation took %lld ms too long to be answered in time; nothing was recorded, try again",
+           (long long)(now - req->answer_by_ms));
+    return 0;
+}
+
 static int activate(struct coord *c, struct coord_snapshot *s, const struct coord_activation_request *req,
                     struct coord_activation_response *a)
 {
@@ -187,6 +205,7 @@ static int activate(struct coord *c, struct coord_snapshot *s, const struct coor
     r = uuid_canonical(req->uuid, a->uuid);
     ENSURE_OUT(r == 0, ERR_BAD_REQUEST, "invalid UUID: %s", err_detail(r));
     TRY_OUT(provision(c, s, csr, a, req->peer_spki));
+    TRY_OUT(check_deadline(req));
     TRY_OUT(record(c, a, reserved, slot));
     r = 0;
 out:

@@ -197,6 +197,9 @@ struct coord_activation_request {
     struct view peer_spki;   /* SubjectPublicKeyInfo DER of the TLS client certificate */
     const struct crypto_key *peer_key; /* its key as the handshake decoded it, or NULL */
     uint8_t exporter[32];    /* TLS exporter COORD_EXPORTER_LABEL of the connection */
+    /* CLOCK_MONOTONIC milliseconds by which the answer must be on its way (the caller knows its
+     * connection's timeout); 0: none. Checked just before the commit. */
+    int64_t answer_by_ms;
 };
 
 /* A parameter value: literal bytes, or a hole the marble fills with its own private key. */
@@ -208,7 +211,10 @@ struct coord_activation_response; /* opaque, owned by the caller */
 /* Activates a marble. On success *resp holds the certificate chain and the rendered parameters;
  * coord_activation_json() turns it into the wire JSON. Refusals: ERR_WRONG_STATE, ERR_POLICY (with
  * the reason: unknown type, quote, binding, package policy), ERR_EXHAUSTED (MaxActivations),
- * ERR_BAD_REQUEST (UUID, CSR). */
+ * ERR_BAD_REQUEST (UUID, CSR); and, worth retrying, ERR_ATT_COLLATERAL_PENDING or
+ * ERR_ATT_NO_COLLATERAL (the quote could not be verified yet: collateral is being fetched, or its
+ * source failed; the detail says which and why) and ERR_TOO_LATE (answer_by_ms passed before the
+ * commit). A refusal records nothing and spends no activation. */
 QY_API int coord_activate(struct coord *c, const struct coord_activation_request *req,
                           struct coord_activation_response **resp) QY_MUST_USE;
 QY_API json_t *coord_activation_json(const struct coord_activation_response *resp);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "crypto/crypto.h"
 
 #define MAX_ROUTES 32
 
@@ -21,23 +24,30 @@ struct ths {
     atomic_size_t hits[MAX_ROUTES];
     atomic_int active;
     pthread_t accept_thread;
+    SSL_CTX *tls; /* NULL: plain HTTP */
 };
 
 struct conn {
     struct ths *s;
     int fd;
+    SSL *ssl;
 };
 
-static void send_all(int fd, const void *p, size_t n)
+static void send_all(struct conn *c, const void *p, size_t n)
 {
-    const char *c = p;
+    const char *b = p;
     while (n > 0) {
-        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        ssize_t w = c->ssl ? SSL_write(c->ssl, b, (int)n) : send(c->fd, b, n, MSG_NOSIGNAL);
         if (w <= 0)
             return;
-        c += w;
+        b += w;
         n -= (size_t)w;
     }
+}
+
+static ssize_t recv_some(struct conn *c, char *p, size_t n)
+{
+    return c->ssl ? SSL_read(c->ssl, p, (int)n) : recv(c->fd, p, n, 0);
 }
 
 static void *conn_main(void *arg)
@@ -45,8 +55,13 @@ static void *conn_main(void *arg)
     struct conn *c = arg;
     char req[8192];
     size_t n = 0;
+    if (c->s->tls != NULL) {
+        c->ssl = SSL_new(c->s->tls);
+        if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1)
+            goto done; /* no handshake (the client did not trust us): nothing to answer */
+    }
     while (n < sizeof(req) - 1) {
-        ssize_t r = recv(c->fd, req + n, sizeof(req) - 1 - n, 0);
+        ssize_t r = recv_some(c, req + n, sizeof(req) - 1 - n);
         if (r <= 0)
             break;
         n += (size_t)r;
@@ -74,7 +89,7 @@ static void *conn_main(void *arg)
         int len =
             snprintf(head, sizeof(head),
                      "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        send_all(c->fd, head, (size_t)len);
+        send_all(c, head, (size_t)len);
     } else {
         if (route->delay_ms > 0) {
             struct timespec ts = {route->delay_ms / 1000, (route->delay_ms % 1000) * 1000000L};
@@ -83,16 +98,20 @@ static void *conn_main(void *arg)
         int len = snprintf(head, sizeof(head),
                            "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n",
                            route->status, route->body.size);
-        send_all(c->fd, head, (size_t)len);
+        send_all(c, head, (size_t)len);
         if (route->header != NULL) {
-            send_all(c->fd, route->header, strlen(route->header));
-            send_all(c->fd, ": ", 2);
-            send_all(c->fd, route->header_value.ptr, route->header_value.size);
-            send_all(c->fd, "\r\n", 2);
+            send_all(c, route->header, strlen(route->header));
+            send_all(c, ": ", 2);
+            send_all(c, route->header_value.ptr, route->header_value.size);
+            send_all(c, "\r\n", 2);
         }
-        send_all(c->fd, "\r\n", 2);
-        send_all(c->fd, route->body.ptr, route->body.size);
+        send_all(c, "\r\n", 2);
+        send_all(c, route->body.ptr, route->body.size);
     }
+    if (c->ssl != NULL)
+        SSL_shutdown(c->ssl);
+done:
+    SSL_free(c->ssl);
     shutdown(c->fd, SHUT_WR);
     close(c->fd);
     struct ths *s = c->s;
@@ -116,6 +135,7 @@ static void *accept_main(void *arg)
         }
         c->s = s;
         c->fd = fd;
+        c->ssl = NULL;
         atomic_fetch_add(&s->active, 1);
         if (pthread_create(&th, NULL, conn_main, c) != 0) {
             atomic_fetch_sub(&s->active, 1);
@@ -158,6 +178,24 @@ int ths_start(const struct ths_route *routes, size_t count, struct ths **out)
     return 0;
 }
 
+int ths_start_tls(const struct ths_route *routes, size_t count, struct view cert_der,
+                  struct crypto_key *key, struct ths **out)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_use_certificate_ASN1(ctx, (int)cert_der.size, cert_der.ptr) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, crypto_key_evp(key)) != 1) {
+        SSL_CTX_free(ctx);
+        return ERR_CRYPTO;
+    }
+    int r = ths_start(routes, count, out);
+    if (r < 0) {
+        SSL_CTX_free(ctx);
+        return r;
+    }
+    (*out)->tls = ctx; /* before any request: the first one needs a client that connects */
+    return 0;
+}
+
 uint16_t ths_port(const struct ths *s)
 {
     return s->port;
@@ -177,5 +215,6 @@ void ths_stop(struct ths *s)
     pthread_join(s->accept_thread, NULL);
     while (atomic_load(&s->active) > 0)
         usleep(1000);
+    SSL_CTX_free(s->tls);
     free(s);
 }

@@ -1,102 +1,62 @@
 /* Collateral from a PCCS (api/pccs.c over api/http_client.c) served by the test's own HTTP server
  * in Intel's response shapes, issuer chains URL-encoded in headers: verification, caching (no
  * second request), a slow platform not blocking a cached one, retries, missing and oversize
- * answers. */
+ * answers; background fetching, poisoned items, the Root CA CRL warning, https with a CA file. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "crypto/crypto.h"
 #include "att_test.h"
 #include "http_server.h"
+#include "pccs_served.h"
 
-/* Percent-encoding of everything but unreserved characters, as Intel PCS sends issuer chains. */
-static void url_encode(struct view in, struct buf *out)
-{
-    for (size_t i = 0; i < in.size; i++) {
-        uint8_t c = in.ptr[i];
-        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                     c == '-' || c == '_' || c == '.' || c == '~';
-        cr_assert_eq(plain ? buf_append_byte(out, c) : buf_appendf(out, "%%%02X", c), 0);
-    }
-}
-
-/* The files a PCCS would serve for one collateral directory. */
-struct served {
-    struct buf tcb, tcb_chain, qe, qe_chain, crl, crl_chain, root_crl;
+struct fetch_counts {
+    atomic_int n[4][4]; /* kind x outcome */
 };
 
-static void read_into(const char *dir, const char *name, struct buf *out, bool encode)
+static void count_fetch(void *ctx, enum att_collateral_kind kind, enum att_fetch_outcome o)
 {
-    char path[512];
-    struct buf raw = BUF_INIT;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    qt_read(path, &raw);
-    if (encode)
-        url_encode(buf_view(&raw), out);
-    else
-        cr_assert_eq(buf_append_view(out, buf_view(&raw)), 0);
-    buf_free(&raw);
+    atomic_fetch_add(&((struct fetch_counts *)ctx)->n[kind][o], 1);
 }
 
-static void served_load(const char *dir, const char *crl_file, const char *crl_chain_file,
-                        struct served *s)
-{
-    memset(s, 0, sizeof(*s));
-    read_into(dir, "tcb_info.json", &s->tcb, false);
-    read_into(dir, "tcb_info_issuer_chain.pem", &s->tcb_chain, true);
-    read_into(dir, "qe_identity.json", &s->qe, false);
-    read_into(dir, "qe_identity_issuer_chain.pem", &s->qe_chain, true);
-    read_into(dir, crl_file, &s->crl, false);
-    if (crl_chain_file != NULL)
-        read_into(dir, crl_chain_file, &s->crl_chain, true);
-    struct buf der = BUF_INIT;
-    read_into(dir, "root_ca_crl.der", &der, false);
-    cr_assert_eq(enc_hex(&s->root_crl, buf_view(&der)), 0); /* PCCS's /rootcacrl answers hex */
-    buf_free(&der);
-}
+/* A verifier over the stand-in: http, or https trusting `ca_file`; blocking or background. */
+struct pv_opts {
+    int retries;
+    bool background, https;
+    const char *ca_file;
+    long timeout_ms; /* 0: 5 s */
+    struct fetch_counts *counts;
+};
 
-static void served_free(struct served *s)
+static struct att_verifier *pccs_verifier_with(uint16_t port, struct view root,
+                                               const struct pv_opts *o)
 {
-    struct buf *all[] = {&s->tcb, &s->tcb_chain, &s->qe,      &s->qe_chain,
-                         &s->crl, &s->crl_chain, &s->root_crl};
-    for (size_t i = 0; i < QY_ARRAY_LEN(all); i++)
-        buf_free(all[i]);
-}
-
-enum { R_TCB, R_QE, R_CRL, R_ROOT, R_TCB2 };
-
-static void routes_for(const struct served *s, const char *tee, const char *fmspc, const char *ca,
-                       struct ths_route r[5], char paths[3][64], char queries[2][64])
-{
-    snprintf(paths[0], 64, "/%s/certification/v4/tcb", tee);
-    snprintf(paths[1], 64, "/%s/certification/v4/qe/identity", tee);
-    snprintf(queries[0], 64, "fmspc=%s", fmspc);
-    snprintf(queries[1], 64, "ca=%s", ca);
-    r[R_TCB] = (struct ths_route){paths[0],
-                                  queries[0],
-                                  200,
-                                  buf_view(&s->tcb),
-                                  "TCB-Info-Issuer-Chain",
-                                  buf_view(&s->tcb_chain),
-                                  0};
-    r[R_QE] = (struct ths_route){paths[1],
-                                 NULL,
-                                 200,
-                                 buf_view(&s->qe),
-                                 "SGX-Enclave-Identity-Issuer-Chain",
-                                 buf_view(&s->qe_chain),
-                                 0};
-    r[R_CRL] = (struct ths_route){"/sgx/certification/v4/pckcrl",
-                                  queries[1],
-                                  200,
-                                  buf_view(&s->crl),
-                                  s->crl_chain.size ? "SGX-PCK-CRL-Issuer-Chain" : NULL,
-                                  buf_view(&s->crl_chain),
-                                  0};
-    r[R_ROOT] = (struct ths_route){
-        "/sgx/certification/v4/rootcacrl", NULL, 200, buf_view(&s->root_crl), NULL, VIEW_EMPTY, 0};
+    char url[64];
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u/", o->https ? "https" : "http", port);
+    struct api_pccs_config pc = {
+        .base_url = url,
+        .retries = o->retries,
+        .timeout_ms = o->timeout_ms ? o->timeout_ms : 5000,
+        .ca_file = o->ca_file};
+    struct att_collateral_source *src = NULL;
+    int r = api_pccs_source_new(&pc, &src);
+    cr_assert_eq(r, 0, "%s", err_detail(r));
+    cr_expect(strstr(att_collateral_source_name(src), "PCCS http") != NULL);
+    struct att_verifier_config cfg = {.collateral = src,
+                                      .background_fetch = o->background,
+                                      .on_fetch = o->counts ? count_fetch : NULL,
+                                      .on_fetch_ctx = o->counts,
+                                      .insecure_extra_roots = &root,
+                                      .insecure_extra_root_count = root.size > 0};
+    struct att_verifier *v = NULL;
+    cr_assert_eq(att_verifier_new(&cfg, &v), 0);
+    return v;
 }
 
 static struct att_verifier *pccs_verifier(const struct ths *srv, struct view root, int retries)
@@ -346,4 +306,366 @@ Test(pccs, intel_vectors_over_http)
                      "2025-07-01T00:00:00Z", "ConfigurationAndSWHardeningNeeded");
     vector_over_http("phala-tdx-v4", "tdx", "B0C06F000000", "platform", "pck_crl.der",
                      "2025-07-01T00:00:00Z", "UpToDate");
+}
+
+/* Hardening: a slow or hostile PCCS (issue 13, item 9) ------------------------------------------ */
+
+/* A testkit (or a sibling of `pki_from` with FMSPC ...77), what a PCCS serves for it, one of its
+ * quotes; routes may be changed before the start and between requests. */
+struct standin {
+    struct at_kit k;
+    struct served s;
+    struct ths_route routes[5];
+    char paths[3][64], queries[2][64];
+    struct ths *srv;
+    struct buf q;
+};
+
+static void standin_init(struct standin *st, const char *pki_from)
+{
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    if (pki_from != NULL) {
+        o.pki_from = pki_from;
+        o.fmspc[5] = 0x77;
+    }
+    memset(st, 0, sizeof(*st));
+    at_kit_new(&o, &st->k);
+    served_load(st->k.dir, "pck_crl.der", NULL, &st->s);
+    routes_for(&st->s, "sgx", "00906ED50000", "processor", st->routes, st->paths, st->queries);
+    at_kit_quote(&st->k, 1, 0, &st->q);
+}
+
+static struct att_verifier *standin_start(struct standin *st, const struct pv_opts *o)
+{
+    cr_assert_eq(ths_start(st->routes, 4, &st->srv), 0);
+    return pccs_verifier_with(ths_port(st->srv), att_testkit_root_pem(st->k.tk), o);
+}
+
+static void standin_free(struct standin *st)
+{
+    ths_stop(st->srv);
+    served_free(&st->s);
+    buf_free(&st->q);
+    at_kit_free(&st->k);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Verifies until the quote verifies (background fetches finish), at most ~60 s; returns the number
+ * of PENDING answers seen. Every answer is either PENDING or the verdict. */
+static int verify_until_done(struct att_verifier *v, struct view q, struct att_result *res)
+{
+    int pending = 0;
+    for (int i = 0; i < 6000; i++) {
+        cr_assert_eq(att_verify(v, q, qtime_now(), res), 0);
+        if (res->error != ERR_ATT_COLLATERAL_PENDING)
+            return pending;
+        cr_assert_eq(res->failed_step, ATT_STEP_COLLATERAL);
+        pending++;
+        usleep(10000);
+    }
+    cr_assert_fail("collateral still pending after 60 s");
+    return pending;
+}
+
+/* Background mode: a cold item is fetched once by the verifier's own threads, however many callers
+ * ask for it meanwhile; callers get ERR_ATT_COLLATERAL_PENDING at once, never the fetch's delay. */
+Test(pccs, background_misses_share_one_fetch_and_never_wait)
+{
+    struct standin st;
+    struct att_result res;
+    struct fetch_counts fc = {0};
+    standin_init(&st, NULL);
+    st.routes[R_TCB].delay_ms = 1500;
+    struct pv_opts o = {.background = true, .counts = &fc};
+    struct att_verifier *v = standin_start(&st, &o);
+    double worst = 0;
+    for (int i = 0; i < 50; i++) { /* while the 1.5 s TCB Info fetch runs */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
+        double ms = ms_since(&t);
+        worst = ms > worst ? ms : worst;
+        if (ths_hits(st.srv, R_TCB) > 0 && res.error != ERR_ATT_COLLATERAL_PENDING)
+            break;
+        cr_assert_eq(res.error, ERR_ATT_COLLATERAL_PENDING, "%s", res.detail);
+        cr_assert_eq(res.failed_step, ATT_STEP_COLLATERAL);
+        cr_assert(strstr(res.detail, "being fetched from PCCS http://127.0.0.1:") != NULL, "%s",
+                  res.detail);
+    }
+    fprintf(stderr, "background: slowest att_verify while a 1.5 s fetch ran: %.1f ms\n", worst);
+    cr_expect_lt(worst, 1000.0, "a caller waited %.0f ms for a fetch", worst);
+    verify_until_done(v, buf_view(&st.q), &res);
+    cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(ths_hits(st.srv, (size_t)i), 1, "route %d fetched %zu times", i,
+                     ths_hits(st.srv, (size_t)i));
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_OK]), 1);
+    att_verifier_free(v);
+    standin_free(&st);
+}
+
+/* Blocking mode (the CLI's): concurrent misses for one item share one fetch. */
+struct conc_arg {
+    struct att_verifier *v;
+    struct view quote;
+    bool verified;
+};
+
+static void *conc_main(void *p)
+{
+    struct conc_arg *a = p;
+    struct att_result res;
+    a->verified = att_verify(a->v, a->quote, qtime_now(), &res) == 0 && res.verified;
+    return NULL;
+}
+
+Test(pccs, blocking_misses_share_one_fetch)
+{
+    struct standin st;
+    standin_init(&st, NULL);
+    st.routes[R_TCB].delay_ms = 500;
+    struct pv_opts o = {0};
+    struct att_verifier *v = standin_start(&st, &o);
+    pthread_t th[8];
+    struct conc_arg args[8];
+    for (int i = 0; i < 8; i++) {
+        args[i] = (struct conc_arg){v, buf_view(&st.q), false};
+        cr_assert_eq(pthread_create(&th[i], NULL, conc_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        cr_expect(args[i].verified);
+    }
+    cr_expect_eq(ths_hits(st.srv, R_TCB), 1, "8 concurrent misses made %zu fetches",
+                 ths_hits(st.srv, R_TCB));
+    att_verifier_free(v);
+    standin_free(&st);
+}
+
+/* Serves `bad` for one route, then (after the backoff) `good`: the platform verifies at once. */
+static void poisoned_then_repaired(struct standin *st, size_t route, struct view bad,
+                                   struct view good, enum att_step step, int code,
+                                   const char *detail)
+{
+    struct att_result res;
+    struct pv_opts o = {0};
+    st->routes[route].body = bad;
+    struct att_verifier *v = standin_start(st, &o);
+    cr_assert_eq(att_verify(v, buf_view(&st->q), qtime_now(), &res), 0);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, step, "%s", att_step_name(res.failed_step));
+    cr_expect_eq(res.error, code, "%s: %s", err_name(res.error), res.detail);
+    cr_expect_str_eq(res.detail, detail);
+    st->routes[route].body = good; /* the PCCS is repaired */
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    cr_assert_eq(att_verify(v, buf_view(&st->q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "still refused after the PCCS served the right item: %s: %s",
+              att_step_name(res.failed_step), res.detail);
+    cr_expect_eq(ths_hits(st->srv, route), 2);
+    att_verifier_free(v);
+}
+
+/* A poisoned item - genuine and signed, but not the one asked for - is not kept: once the PCCS
+ * serves the right one (and the backoff passed), the platform verifies. */
+Test(pccs, a_tcb_info_for_another_fmspc_is_not_cached)
+{
+    struct standin a, b;
+    standin_init(&a, NULL);
+    standin_init(&b, a.k.dir); /* same PKI, FMSPC ...77 */
+    poisoned_then_repaired(&a, R_TCB, buf_view(&b.s.tcb), buf_view(&a.s.tcb), ATT_STEP_TCB_INFO,
+                           ERR_ATT_MISMATCH,
+                           "the TCB Info is for FMSPC 00906ED50077, the platform's is 00906ED50000");
+    standin_free(&b);
+    standin_free(&a);
+}
+
+Test(pccs, a_pck_crl_signed_by_another_key_is_not_cached)
+{
+    struct standin a, other;
+    standin_init(&a, NULL);
+    standin_init(&other, NULL); /* a PKI of its own: the same names, other keys */
+    poisoned_then_repaired(&a, R_CRL, buf_view(&other.s.crl), buf_view(&a.s.crl), ATT_STEP_PCK_CRL,
+                           ERR_BAD_SIGNATURE,
+                           "the CRL's signature does not verify with the key of \"Quarry Testkit SGX "
+                           "PCK Processor CA\"");
+    standin_free(&other);
+    standin_free(&a);
+}
+
+/* Garbage and 500s are failures, remembered for the backoff only, and counted. */
+Test(pccs, garbage_and_errors_are_counted_and_retried_after_a_backoff)
+{
+    struct standin st;
+    struct att_result res;
+    struct fetch_counts fc = {0};
+    standin_init(&st, NULL);
+    st.routes[R_TCB].body = view_str("{\"tcbInfo\": garbage");
+    st.routes[R_QE].status = 500;
+    struct pv_opts o = {.retries = -1, .background = true, .counts = &fc};
+    struct att_verifier *v = standin_start(&st, &o);
+    verify_until_done(v, buf_view(&st.q), &res);
+    cr_assert(!res.verified);
+    cr_expect_eq(res.failed_step, ATT_STEP_COLLATERAL, "the source failure comes first");
+    cr_expect_eq(res.error, ERR_ATT_NO_COLLATERAL);
+    cr_expect(strstr(res.detail, "qe/identity: HTTP status 500") != NULL, "%s", res.detail);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_TCB_INFO][ATT_FETCH_REJECTED]), 1);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_QE_IDENTITY][ATT_FETCH_FAILED]), 1);
+    cr_expect_eq(atomic_load(&fc.n[ATT_COLLATERAL_PCK_CRL][ATT_FETCH_OK]), 1);
+    st.routes[R_TCB].body = buf_view(&st.s.tcb);
+    st.routes[R_QE].status = 200;
+    usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
+    verify_until_done(v, buf_view(&st.q), &res);
+    cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    att_verifier_free(v);
+    standin_free(&st);
+}
+
+/* Collateral close to its nextUpdate is refreshed on the verifier's threads while callers keep
+ * using it: a warm platform never sees a miss. */
+Test(pccs, background_refreshes_ahead_of_expiry, .timeout = 120)
+{
+    struct standin st;
+    struct att_result res;
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    o.now = qtime_now() - 30 * 86400 + QY_ATT_REFRESH_AHEAD_SECONDS / 2; /* nextUpdate in 5 min */
+    memset(&st, 0, sizeof(st));
+    at_kit_new(&o, &st.k);
+    served_load(st.k.dir, "pck_crl.der", NULL, &st.s);
+    routes_for(&st.s, "sgx", "00906ED50000", "processor", st.routes, st.paths, st.queries);
+    at_kit_quote(&st.k, 1, 0, &st.q);
+    struct pv_opts po = {.background = true};
+    struct att_verifier *v = standin_start(&st, &po);
+    verify_until_done(v, buf_view(&st.q), &res);
+    cr_assert(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    int calls = 0;
+    for (; ths_hits(st.srv, R_TCB) < 2 && calls < 100000; calls++) {
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
+        cr_assert(res.verified, "a warm platform saw: %s: %s", att_step_name(res.failed_step),
+                  res.detail);
+        usleep(20000);
+    }
+    cr_expect_geq(ths_hits(st.srv, R_TCB), 2, "no refresh ahead of the nextUpdate");
+    fprintf(stderr, "refresh ahead: %d warm verifications, all verified, until the refresh\n",
+            calls);
+    att_verifier_free(v);
+    standin_free(&st);
+}
+
+/* Reads what the logger wrote to `path` since the test pointed it there. */
+static void read_log(const char *path, struct buf *out)
+{
+    qt_read(path, out);
+    cr_assert_eq(buf_terminate(out), 0);
+}
+
+Test(pccs, a_missing_root_ca_crl_is_a_warning_each_time)
+{
+    struct standin st;
+    struct att_result res;
+    struct buf text = BUF_INIT;
+    char log[96];
+    standin_init(&st, NULL);
+    st.routes[R_ROOT].status = 404;
+    snprintf(log, sizeof(log), "%s/log.txt", st.k.dir);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    log_configure(LOG_INFO, LOG_TEXT, fd);
+    for (int i = 0; i < 2; i++) { /* two verifiers: each asks once, each warns */
+        struct pv_opts o = {0};
+        struct att_verifier *v = i == 0 ? standin_start(&st, &o)
+                                        : pccs_verifier_with(ths_port(st.srv),
+                                                             att_testkit_root_pem(st.k.tk), &o);
+        cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
+        cr_expect(res.verified && !res.root_ca_crl_checked, "%s", res.detail);
+        att_verifier_free(v);
+    }
+    log_configure(LOG_INFO, LOG_TEXT, 2);
+    close(fd);
+    read_log(log, &text);
+    const char *line = "warn  attestation: no Root CA CRL: revocation of Intel's intermediate CAs is "
+                       "not checked";
+    const char *first = strstr((const char *)text.ptr, line);
+    cr_assert_not_null(first, "no warning in: %s", (const char *)text.ptr);
+    cr_expect_not_null(strstr(first + 1, line), "warned only once: %s", (const char *)text.ptr);
+    cr_expect_not_null(strstr(first, "/sgx/certification/v4/rootcacrl: 404 Not Found"), "%s",
+                       (const char *)text.ptr);
+    buf_free(&text);
+    standin_free(&st);
+}
+
+/* A self-signed certificate for 127.0.0.1 and its key, the certificate also as a PEM file. */
+static void tls_identity(const char *dir, const char *name, struct crypto_key **key,
+                         struct buf *der, char path[96])
+{
+    struct buf pem = BUF_INIT;
+    cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, key), 0);
+    qt_make_cert("pccs.test", *key, NULL, NULL, der);
+    cr_assert_eq(enc_pem(&pem, "CERTIFICATE", buf_view(der)), 0);
+    snprintf(path, 96, "%s/%s", dir, name);
+    cr_assert_eq(file_write_atomic(path, buf_view(&pem), 0600), 0);
+    buf_free(&pem);
+}
+
+/* A PCCS on https with a self-signed certificate: trusted through ca_file, refused when the file
+ * holds another CA. (Without ca_file the system store is used; the Coordinator test checks that
+ * with a real process.) */
+Test(pccs, https_with_its_own_ca_file)
+{
+    struct standin st;
+    struct att_result res;
+    struct crypto_key *key = NULL, *other = NULL;
+    struct buf der = BUF_INIT, other_der = BUF_INIT;
+    char ca[96], other_ca[96];
+    standin_init(&st, NULL);
+    tls_identity(st.k.dir, "pccs-ca.pem", &key, &der, ca);
+    tls_identity(st.k.dir, "other-ca.pem", &other, &other_der, other_ca);
+    cr_assert_eq(ths_start_tls(st.routes, 4, buf_view(&der), key, &st.srv), 0);
+    struct pv_opts o = {.retries = -1, .https = true, .ca_file = other_ca};
+    struct att_verifier *v = pccs_verifier_with(ths_port(st.srv), att_testkit_root_pem(st.k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
+    cr_expect(!res.verified && res.error == ERR_ATT_NO_COLLATERAL, "%s", res.detail);
+    cr_expect(strstr(res.detail, "https://127.0.0.1:") != NULL, "the URL is named: %s", res.detail);
+    cr_expect(strstr(res.detail, "certificate") != NULL, "the cause is named: %s", res.detail);
+    att_verifier_free(v);
+    o.ca_file = ca;
+    v = pccs_verifier_with(ths_port(st.srv), att_testkit_root_pem(st.k.tk), &o);
+    cr_assert_eq(att_verify(v, buf_view(&st.q), qtime_now(), &res), 0);
+    cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+    att_verifier_free(v);
+    crypto_key_free(key);
+    crypto_key_free(other);
+    buf_free(&der);
+    buf_free(&other_der);
+    standin_free(&st);
+}
+
+/* One deadline for the whole fetch, tries and pauses included. */
+Test(pccs, http_deadline_bounds_all_tries)
+{
+    struct ths_route routes[] = {
+        {"/slow", NULL, 200, {(const uint8_t *)"abcd", 4}, NULL, {NULL, 0}, 1500},
+    };
+    struct ths *srv = NULL;
+    cr_assert_eq(ths_start(routes, 1, &srv), 0);
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow", ths_port(srv));
+    struct api_http_get get = {.url = url, .timeout_ms = 1000, .retries = 5, .deadline_ms = 1500};
+    struct api_http_result res;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_expect_eq(api_http_get(&get, &res), ERR_TIMEOUT);
+    double ms = ms_since(&t0);
+    fprintf(stderr, "http deadline 1500 ms, 1000 ms per try, 5 retries: gave up after %.0f ms, "
+            "%zu tries\n", ms, ths_hits(srv, 0));
+    cr_expect_leq(ths_hits(srv, 0), 2, "%zu tries within a 1.5 s deadline of 1 s tries",
+                  ths_hits(srv, 0));
+    ths_stop(srv);
 }

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "attestation/attestation.h"
+#include "coordinator/coordinator.h"
 #include "qt.h"
 
 struct qc {
@@ -58,6 +59,12 @@ int qc_quarry(struct qc *q, const char *args, struct buf *out);
 long qc_state(struct qc *q);
 /* The parameter (file or env entry) `name` of an activation; fails the test when it is missing. */
 const struct api_param *qc_param(const struct api_param *p, size_t n, const char *name);
+
+/* For a Coordinator started in-process on a store sealed with a key file: a store's sealer lookup
+ * and a coord_config's make_sealer, both making sealer_new(ctx) ("keyfile:PATH"). */
+struct sealer;
+int qc_keyfile_lookup(void *ctx, const char *name, struct sealer **out);
+int qc_keyfile_sealer(void *ctx, enum mf_seal_mode mode, struct sealer **out);
 
 /* Activation as a marble with the testkit identity `id` (NULL: the kit's default). */
 int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_quote_params *id, const char *uuid,

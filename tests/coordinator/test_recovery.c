@@ -261,18 +261,6 @@ Test(recovery_e2e, quarry_recover_cli_and_a_new_manifest_instead, TIMEOUT)
 /* Corrupted sealed state: every byte of every stored value flipped in turn (sampled in large
  * values), the Coordinator started in-process on it each time: a clean start (possibly in recovery)
  * or a clean refusal, never a crash (ASan watches). */
-static int lookup(void *ctx, const char *name, struct sealer **out)
-{
-    (void)name;
-    return sealer_new(ctx, out);
-}
-
-static int make_sealer(void *ctx, enum mf_seal_mode mode, struct sealer **out)
-{
-    (void)mode;
-    return sealer_new(ctx, out);
-}
-
 Test(recovery_e2e, corrupted_sealed_state_never_crashes, .timeout = 900)
 {
     struct qc q;
@@ -323,12 +311,12 @@ Test(recovery_e2e, corrupted_sealed_state_never_crashes, .timeout = 900)
             struct kv_backend *kv;
             struct store *s;
             cr_assert_eq(kv_backend_open(spec_db, &kv), 0);
-            r = store_open(kv, lookup, spec_key, &s); /* a counted row no longer matches the state digest */
+            r = store_open(kv, qc_keyfile_lookup, spec_key, &s); /* a counted row no longer matches the state digest */
             cr_assert(r == 0 || r == ERR_TAMPERED, "%s: byte %d: %s", keys_[k], i, err_name(r));
             runs++;
             if (r == ERR_TAMPERED)
                 continue;
-            struct coord_config cfg = {s, src, ver, false, NULL, 0, make_sealer, spec_key, NULL, NULL, NULL, NULL};
+            struct coord_config cfg = {s, src, ver, false, NULL, 0, qc_keyfile_sealer, spec_key, NULL, NULL, NULL, NULL};
             struct coord *c = NULL;
             r = coord_new(&cfg, &c);
             cr_assert(r == 0 || err_category(r) == ERRC_SYSTEM || err_category(r) == ERRC_INPUT, "%s: byte %d: %s",

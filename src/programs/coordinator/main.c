@@ -20,7 +20,7 @@
 
 struct options {
     const char *data_dir, *client_addr, *mesh_addr, *metrics_addr, *dns_names, *store, *attestation;
-    const char *collateral, *pccs, *extra_root, *log_format, *log_level, *startup_manifest;
+    const char *collateral, *pccs, *pccs_ca, *extra_root, *log_format, *log_level, *startup_manifest;
     const char *mesh_threads, *client_threads, *ports_file;
     bool help;
 };
@@ -45,6 +45,7 @@ static const struct option_def option_defs[] = {
     OPT("--attestation", "QUARRY_ATTESTATION", "gramine", attestation, "gramine[:ROOT] | tsm[:ROOT] | emulated:DIR | simulation"),
     OPT("--collateral", "QUARRY_COLLATERAL", NULL, collateral, "collateral directory (Intel PCS layout)"),
     OPT("--pccs", "QUARRY_PCCS_URL", NULL, pccs, "PCCS or PCS base URL for collateral"),
+    OPT("--pccs-ca", "QUARRY_PCCS_CA", NULL, pccs_ca, "trust only these CAs (PEM) for an https PCCS"),
     OPT("--insecure-extra-root", "QUARRY_INSECURE_EXTRA_ROOT", NULL, extra_root, "also trust this root PEM (testkit)"),
     OPT("--log-format", "QUARRY_LOG_FORMAT", "text", log_format, "text | json"),
     OPT("--log-level", "QUARRY_LOG_LEVEL", "info", log_level, "debug | info | warn | error"),
@@ -187,6 +188,34 @@ static int split_names(struct app *a)
     return 0;
 }
 
+/* Every collateral fetch of the verifier, as a metric. */
+static void on_collateral_fetch(void *ctx, enum att_collateral_kind kind, enum att_fetch_outcome outcome)
+{
+    (void)ctx;
+    api_metrics_collateral_fetch(att_collateral_kind_name(kind), att_fetch_outcome_name(outcome));
+}
+
+static int collateral_source(struct app *a, struct att_collateral_source **out)
+{
+    const char *spec = a->opt.attestation;
+    if (a->opt.pccs != NULL) {
+        if (a->opt.pccs_ca != NULL) { /* refuse a missing file now, not at every fetch */
+            struct buf pem = BUF_INIT;
+            int r = file_read(a->opt.pccs_ca, QY_PEM_MAX_SIZE, &pem);
+            buf_free(&pem);
+            ENSURE(r == 0, r, "--pccs-ca %s: %s", a->opt.pccs_ca, err_detail(r));
+        }
+        struct api_pccs_config pc = {.base_url = a->opt.pccs, .ca_file = a->opt.pccs_ca};
+        return api_pccs_source_new(&pc, out);
+    }
+    ENSURE(a->opt.pccs_ca == NULL, ERR_INVALID_ARG, "--pccs-ca needs --pccs");
+    const char *dir = a->opt.collateral;
+    if (dir == NULL && strncmp(spec, "emulated:", 9) == 0)
+        dir = spec + 9; /* the testkit directory holds its collateral */
+    ENSURE(dir != NULL, ERR_INVALID_ARG, "marble quotes need collateral: --collateral DIR or --pccs URL");
+    return att_collateral_dir_new(dir, out);
+}
+
 static int setup_attestation(struct app *a)
 {
     const char *spec = a->opt.attestation;
@@ -198,17 +227,11 @@ static int setup_attestation(struct app *a)
     struct att_verifier_config vc;
     memset(&vc, 0, sizeof(vc));
     struct att_collateral_source *col = NULL;
-    if (a->opt.pccs != NULL) {
-        struct api_pccs_config pc = {.base_url = a->opt.pccs};
-        TRY(api_pccs_source_new(&pc, &col));
-    } else {
-        const char *dir = a->opt.collateral;
-        if (dir == NULL && strncmp(spec, "emulated:", 9) == 0)
-            dir = spec + 9; /* the testkit directory holds its collateral */
-        ENSURE(dir != NULL, ERR_INVALID_ARG, "marble quotes need collateral: --collateral DIR or --pccs URL");
-        TRY(att_collateral_dir_new(dir, &col));
-    }
+    TRY(collateral_source(a, &col));
     vc.collateral = col;
+    /* The mesh's event loops serve many marbles: they never wait for a fetch (docs/attestation.md). */
+    vc.background_fetch = true;
+    vc.on_fetch = on_collateral_fetch;
     struct buf root = BUF_INIT;
     struct view roots[1];
     if (a->opt.extra_root != NULL) {
