@@ -145,6 +145,15 @@ QY_API int api_attest_coordinator(const struct api_attest_config *cfg, struct bu
  * While the Coordinator is unreachable or not yet accepting marbles it retries with capped
  * exponential backoff; a refusal ends it at once with the Coordinator's reason (ERR_POLICY etc.),
  * and so does a quote source that cannot make a quote (ERR_ATTESTATION: not in its TEE).
+ *
+ * Which Coordinator. By default any server at the address is taken for the Coordinator, as in
+ * MarbleRun (the quote stays bound to that connection, so it cannot be relayed, but that server
+ * chooses the marble's files, environment and argv). With ca_pem the marble talks only to a server
+ * whose certificate the Coordinator root issued directly - the Coordinator's own servers; every
+ * marble and secret certificate is issued by the intermediate, one level further down - and ends
+ * with ERR_ATT_UNTRUSTED, before anything is sent, when it meets another. With `attest` each
+ * attempt first verifies the Coordinator's quote (api_attest_coordinator) until it verified once;
+ * the root the quote covers is then the pin (when ca_pem is set too, it must be that same root).
  */
 struct att_source;
 
@@ -159,7 +168,7 @@ struct api_activation_config {
      * tests use it to try quotes bound to something else). */
     int (*quote_fn)(void *ctx, const uint8_t report_data[64], struct buf *quote);
     void *quote_ctx;
-    struct view ca_pem;       /* optional: only talk to a Coordinator whose mesh chain ends here */
+    struct view ca_pem;       /* optional: the Coordinator root (PEM) that must have issued the server */
     int max_attempts;         /* 0: retry until deadline_seconds */
     int deadline_seconds;     /* 0: 300 */
     int backoff_max_ms;       /* 0: 10000 */
@@ -170,6 +179,7 @@ struct api_activation_config {
     void (*insecure_wire_tap)(void *ctx, bool sent, struct view bytes);
     void *insecure_wire_tap_ctx;
     int connect_timeout_ms;   /* per attempt, TCP and TLS handshake; 0: 10000 */
+    const struct api_attest_config *attest; /* optional: verify the Coordinator's quote first */
 };
 
 struct api_param {
