@@ -3,6 +3,14 @@
  * connect-only mode, so the exporter of *this* session is known before the quote is made, and the
  * request goes over the same session with curl_easy_send/recv; the HTTP exchange is one request,
  * one Content-Length response, parsed by api_http_parse_response.
+ *
+ * A pinned Coordinator (ca_pem, or the root an attested quote covers) is checked during the
+ * handshake, before anything is sent: the server's certificate must be issued directly by that root
+ * (verify depth 0). The Coordinator root signs only the intermediate and the Coordinator's own
+ * server certificates; marble and secret certificates, whose keys marbles and users hold, sit
+ * under the intermediate and so cannot pass. The name in the certificate is not checked: it is the
+ * root's key, held by the Coordinator alone, that identifies it, and a marble may reach it by a
+ * name that is not among its --dns-names.
  */
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -34,6 +42,8 @@ struct attempt {
     struct crypto_key *key;
     X509 *cert; /* the self-signed bootstrap certificate of key, for the handshake */
     struct buf spki, csr;
+    struct buf pin;  /* PEM of the Coordinator root the server must chain to directly; empty: none */
+    bool attested;   /* cfg->attest verified the Coordinator, and pin is its root */
     CURL *curl;
     char err[CURL_ERROR_SIZE];
     uint8_t exporter[32]; /* of the current connection, taken when its handshake completes */
@@ -163,6 +173,8 @@ static CURLcode on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
     struct attempt *a = arg;
     SSL_CTX_set_app_data((SSL_CTX *)ssl_ctx, a);
     SSL_CTX_set_info_callback((SSL_CTX *)ssl_ctx, on_tls_info);
+    if (a->pin.size > 0)
+        SSL_CTX_set_verify_depth((SSL_CTX *)ssl_ctx, 0); /* issued by the root itself (see the top) */
     if (SSL_CTX_use_certificate((SSL_CTX *)ssl_ctx, a->cert) != 1 ||
         SSL_CTX_use_PrivateKey((SSL_CTX *)ssl_ctx, crypto_key_evp(a->key)) != 1)
         return CURLE_SSL_CERTPROBLEM;
@@ -185,15 +197,19 @@ static int connect_tls(struct attempt *a)
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, a);
     a->have_exporter = false;
-    if (a->cfg->ca_pem.size > 0) {
-        struct curl_blob ca = {(void *)a->cfg->ca_pem.ptr, a->cfg->ca_pem.size, CURL_BLOB_NOCOPY};
+    if (a->pin.size > 0) {
+        struct curl_blob ca = {a->pin.ptr, a->pin.size, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+        curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
     } else { /* as MarbleRun: the marble trusts nothing yet; the quote binding protects the exchange */
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     CURLcode rc = curl_easy_perform(h);
+    ENSURE(rc != CURLE_PEER_FAILED_VERIFICATION, ERR_ATT_UNTRUSTED,
+           "the server at %s is not the pinned Coordinator: its certificate is not issued by the Coordinator root (%s)",
+           a->cfg->coordinator, a->err[0] ? a->err : curl_easy_strerror(rc));
     ENSURE(rc == CURLE_OK, ERR_NETWORK, "cannot reach the Coordinator at %s: %s", a->cfg->coordinator,
            a->err[0] ? a->err : curl_easy_strerror(rc));
     return 0;
@@ -366,11 +382,35 @@ int api_activation_answer(const struct crypto_key *key, int status, const json_t
     return build_result(key, json_object_get(resp, "data"), out);
 }
 
+/* Verifies the Coordinator's quote (once per api_activate); the root it covers becomes the pin. */
+static int attest(struct attempt *a)
+{
+    struct buf root = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
+    int r = ERR_INTERNAL;
+    TRY_OUT(api_attest_coordinator(a->cfg->attest, &root));
+    if (a->pin.size > 0) {
+        TRY_OUT(crypto_cert_pem_to_der(buf_view(&a->pin), &want));
+        TRY_OUT(crypto_cert_pem_to_der(buf_view(&root), &got));
+        ENSURE_OUT(view_eq(buf_view(&want), buf_view(&got)), ERR_ATT_UNTRUSTED,
+                   "the Coordinator at %s has another root certificate than the pinned one", a->cfg->attest->address);
+    }
+    buf_reset(&a->pin);
+    TRY_OUT(buf_append_view(&a->pin, buf_view(&root)));
+    a->attested = true;
+    r = 0;
+out:
+    buf_free(&root), buf_free(&want), buf_free(&got);
+    return r;
+}
+
 static int attempt_once(struct attempt *a, struct api_activation **out)
 {
     int status = 0;
     json_t *resp = NULL;
-    int r = connect_tls(a);
+    int r = a->cfg->attest != NULL && !a->attested ? attest(a) : 0;
+    if (r < 0)
+        return r;
+    r = connect_tls(a);
     if (r == 0)
         r = exchange(a, &status, &resp);
     if (r == 0)
@@ -387,6 +427,7 @@ static int prepare(struct attempt *a)
 {
     struct buf der = BUF_INIT;
     int r = ERR_INTERNAL;
+    TRY_OUT(buf_append_view(&a->pin, a->cfg->ca_pem));
     TRY_OUT(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &a->key));
     TRY_OUT(crypto_key_public_der(a->key, &a->spki));
     TRY_OUT(pki_csr_build(a->key, a->cfg->names, a->cfg->names_count, &a->csr));
@@ -439,6 +480,7 @@ int api_activate(const struct api_activation_config *cfg, struct api_activation 
     X509_free(a.cert);
     buf_free(&a.spki);
     buf_free(&a.csr);
+    buf_free(&a.pin);
     return r;
 }
 

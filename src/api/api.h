@@ -101,6 +101,44 @@ QY_API void api_client_free(struct api_client *c);
 QY_API int api_client_call(struct api_client *c, enum api_method method, const char *target,
                            struct view body, long *status, struct buf *out) QY_MUST_USE;
 
+/* Verifying a Coordinator (verify_coordinator.c): what the CLI and quarry-premain do first ------ */
+
+struct att_verifier;
+struct att_policy;
+
+/* Where a verifier of a Coordinator's quote gets collateral: the PCCS/PCS at pccs_url, else the
+ * directory collateral_dir (Intel PCS layout); insecure_extra_root_file (PEM, optional) is trusted
+ * besides Intel's root (the testkit's). All borrowed. */
+struct api_verifier_spec {
+    const char *pccs_url;
+    const char *collateral_dir;
+    const char *insecure_extra_root_file;
+};
+
+/* Returns an owned verifier (att_verifier_free). ERR_INVALID_ARG without a collateral source. */
+QY_API int api_verifier_new(const struct api_verifier_spec *s, struct att_verifier **out) QY_MUST_USE;
+
+struct api_attest_config {
+    const char *address;             /* the Coordinator's client API, "host:port" */
+    struct att_verifier *verifier;   /* borrowed; thread-safe, may be shared */
+    const struct att_policy *policy; /* borrowed: the package the Coordinator must be */
+    bool insecure_skip_verify;       /* take the root without checking the quote (quarry --insecure) */
+    long timeout_ms;                 /* the request; 0: 30 s */
+};
+
+/*
+ * Fetches the Coordinator's quote over a fresh 32-byte nonce (GET /api/v2/quote?nonce=, the server
+ * not verified), verifies it at the current time, checks that its report data is SHA-256(root
+ * certificate DER || nonce) for the last certificate of the answer's chain, applies the policy
+ * (att_policy_check: TCB status, advisories, Debug, UniqueID, SignerID, ProductID,
+ * SecurityVersion), and appends that root certificate to `root_pem`, as PEM encoded from the DER the
+ * quote covers. ERR_NETWORK or ERR_TIMEOUT when the Coordinator cannot be reached, ERR_UNAVAILABLE
+ * when it answers another status than 200 (all worth retrying); ERR_ATTESTATION with the reason
+ * when the answer is malformed, holds no quote, or the quote does not verify, bind or meet the
+ * policy.
+ */
+QY_API int api_attest_coordinator(const struct api_attest_config *cfg, struct buf *root_pem) QY_MUST_USE;
+
 /* Activation client: what quarry-premain (and programs activating in-process) call ------------- */
 
 /*
@@ -112,6 +150,15 @@ QY_API int api_client_call(struct api_client *c, enum api_method method, const c
  * While the Coordinator is unreachable or not yet accepting marbles it retries with capped
  * exponential backoff; a refusal ends it at once with the Coordinator's reason (ERR_POLICY etc.),
  * and so does a quote source that cannot make a quote (ERR_ATTESTATION: not in its TEE).
+ *
+ * Which Coordinator. By default any server at the address is taken for the Coordinator, as in
+ * MarbleRun (the quote stays bound to that connection, so it cannot be relayed, but that server
+ * chooses the marble's files, environment and argv). With ca_pem the marble talks only to a server
+ * whose certificate the Coordinator root issued directly - the Coordinator's own servers; every
+ * marble and secret certificate is issued by the intermediate, one level further down - and ends
+ * with ERR_ATT_UNTRUSTED, before anything is sent, when it meets another. With `attest` each
+ * attempt first verifies the Coordinator's quote (api_attest_coordinator) until it verified once;
+ * the root the quote covers is then the pin (when ca_pem is set too, it must be that same root).
  */
 struct att_source;
 
@@ -126,7 +173,7 @@ struct api_activation_config {
      * tests use it to try quotes bound to something else). */
     int (*quote_fn)(void *ctx, const uint8_t report_data[64], struct buf *quote);
     void *quote_ctx;
-    struct view ca_pem;       /* optional: only talk to a Coordinator whose mesh chain ends here */
+    struct view ca_pem;       /* optional: the Coordinator root (PEM) that must have issued the server */
     int max_attempts;         /* 0: retry until deadline_seconds */
     int deadline_seconds;     /* 0: 300 */
     int backoff_max_ms;       /* 0: 10000 */
@@ -137,6 +184,7 @@ struct api_activation_config {
     void (*insecure_wire_tap)(void *ctx, bool sent, struct view bytes);
     void *insecure_wire_tap_ctx;
     int connect_timeout_ms;   /* per attempt, TCP and TLS handshake; 0: 10000 */
+    const struct api_attest_config *attest; /* optional: verify the Coordinator's quote first */
 };
 
 struct api_param {

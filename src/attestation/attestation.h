@@ -408,6 +408,26 @@ struct att_refusal {
 QY_API int att_policy_check(const struct att_policy *policy, const struct att_result *result,
                             struct att_refusal *out) QY_MUST_USE;
 
+/* A policy file (policy_file.c): the package a Coordinator must be, as `quarry --policy` and
+ * quarry-premain read it. MarbleRun's era config {"coordinator": {...}} or a bare package object with
+ * a manifest package's members (Debug, UniqueID, SignerID, ProductID, SecurityVersion,
+ * AcceptedTCBStatuses, AcceptedAdvisories), names matched case-insensitively. Refused: not an
+ * object (ERR_TYPE), a member of the wrong type or a negative integer (ERR_TYPE), a member named
+ * twice (ERR_DUPLICATE), more than QY_ATT_ACCEPTED_STATUSES_MAX statuses or
+ * QY_ATT_ACCEPTED_ADVISORIES_MAX advisories (ERR_TOO_LARGE), neither UniqueID nor SignerID
+ * (ERR_INVALID_ARG: the policy would accept any enclave). Other members are ignored. */
+struct att_policy_file;
+
+/* Parses `text` (borrowed, at most QY_JSON_MAX_SIZE); `name` (borrowed) names it in messages.
+ * Returns an owned policy file (att_policy_file_free). */
+QY_API int att_policy_file_parse(struct view text, const char *name,
+                                 struct att_policy_file **out) QY_MUST_USE;
+/* Reads the file at `path` and parses it. Returns an owned policy file. */
+QY_API int att_policy_file_load(const char *path, struct att_policy_file **out) QY_MUST_USE;
+/* The policy, borrowed from `f` (its strings live as long as `f`). */
+QY_API const struct att_policy *att_policy_file_policy(const struct att_policy_file *f);
+QY_API void att_policy_file_free(struct att_policy_file *f); /* NULL-safe */
+
 /* Quote sources -------------------------------------------------------------------------------- */
 
 /* What produces this process's own quotes. Specs:

@@ -74,6 +74,9 @@
 /* AcceptedTCBStatuses of a policy: there are eight TCB statuses; 16 leaves room for new ones. */
 #define QY_ATT_ACCEPTED_STATUSES_MAX 16
 #define QY_ATT_ADVISORY_ID_MAX 32
+/* AcceptedAdvisories of a policy file: a policy accepts the advisories its platforms report, which
+ * are at most QY_ATT_ADVISORIES_MAX per level; four levels' worth is more than any policy needs. */
+#define QY_ATT_ACCEPTED_ADVISORIES_MAX (4 * QY_ATT_ADVISORIES_MAX)
 /* Insecure extra trusted roots (emulated testkit roots): a test setup needs one or two. */
 #define QY_ATT_EXTRA_ROOTS_MAX 8
 /* Verified PCK chains, QE reports and CRL signatures remembered by a verifier: one per platform and

@@ -145,11 +145,13 @@ static int issue_identity(struct coord *c, const struct pki_ca *ca, enum coord_s
     struct pki_server_options o = {which == COORD_SERVER_CLIENT_API ? "Quarry Coordinator client API"
                                                                     : "Quarry Coordinator mesh API",
                                    n ? names : NULL, n, coord_now(c), 0};
-    TRY_OUT(pki_issue_server_cert(ca, which == COORD_SERVER_CLIENT_API ? PKI_SIGNER_ROOT : PKI_SIGNER_INTERMEDIATE,
-                                  key, &o, &leaf));
+    /* Both servers' certificates are issued by the root itself: a marble that pins the Coordinator
+     * root accepts only a certificate the root issued directly, which no marble or secret
+     * certificate (all under the intermediate) is (docs/mesh-protocol.md). */
+    TRY_OUT(pki_issue_server_cert(ca, PKI_SIGNER_ROOT, key, &o, &leaf));
     /* The client API sends the root along for clients that fetch it from the handshake. The mesh
-     * sends its leaf alone: a marble that verifies trusts the marble root (MARBLE_PREDEFINED_ROOT_CA),
-     * the leaf's issuer, and every certificate sent is decoded by every marble at every activation. */
+     * sends its leaf alone: a marble that verifies holds the root, and every certificate sent is
+     * decoded by every marble at every activation. */
     struct view chain[2] = {buf_view(&leaf), pki_ca_root_der(ca)};
     if (c->cfg.on_identity != NULL)
         c->cfg.on_identity(c->cfg.identity_ctx, which, chain, which == COORD_SERVER_CLIENT_API ? 2 : 1, key);

@@ -205,8 +205,8 @@ QY_API int pki_issue_from_template(const struct pki_ca *ca, const struct pki_cer
  */
 
 enum pki_signer {
-    PKI_SIGNER_ROOT,         /* the client API: verifies with the root certificate */
-    PKI_SIGNER_INTERMEDIATE, /* the mesh API: verifies with the marble root or the intermediate */
+    PKI_SIGNER_ROOT,         /* the Coordinator's servers: verify with the root certificate */
+    PKI_SIGNER_INTERMEDIATE, /* verifies with the marble root or the intermediate */
 };
 
 struct pki_server_options {

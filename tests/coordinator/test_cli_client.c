@@ -125,6 +125,9 @@ Test(cli_client, a_malformed_policy_is_refused_not_weakened, .init = setup, .fin
         {"{$,\"AcceptedTCBStatuses\":[1]}", "AcceptedTCBStatuses must be strings"},
         {"{\"coordinator\":\"x\"}", "expected a JSON object"},
         {"{\"UniqueID\":3}", "the policy's UniqueID must be a string, got number"},
+        {"{$,\"AcceptedAdvisories\":\"INTEL-SA-00615\"}", "the policy's AcceptedAdvisories must be an array, got string"},
+        {"{$,\"AcceptedAdvisories\":[615]}", "the policy's AcceptedAdvisories must be strings"},
+        {"{$,\"signerID\":\"00\"}", "the policy names SignerID twice (\"SignerID\" and \"signerID\""},
     };
     struct buf t = BUF_INIT;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -141,5 +144,50 @@ Test(cli_client, a_malformed_policy_is_refused_not_weakened, .init = setup, .fin
         cr_assert_neq(quarry(args, false, &t), 0, "%s: %s", body, (const char *)t.ptr);
         CONTAINS(t, bad[i].why);
     }
+    buf_free(&t);
+}
+
+/* The Coordinator's quote goes through the Coordinator's own package check, TCB status and advisories
+ * included (issue 13, 6f): a kit whose platform is SWHardeningNeeded with advisory INTEL-SA-00615. */
+static void setup_advisory(void)
+{
+    static const char *const advisories[] = {"INTEL-SA-00615"};
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    o.tcb_status = ATT_TCB_SW_HARDENING_NEEDED;
+    o.advisories = advisories;
+    o.advisory_count = 1;
+    qc_init(&q, &o);
+    qc_start(&q, NULL);
+    snprintf(out, sizeof(out), "%s/cli.out", q.dir);
+}
+
+/* `quarry status` with a policy for the kit's identity plus `extra` members; returns the exit code. */
+static int status_with(const char *name, const char *extra, struct buf *t)
+{
+    char policy[400], body[512], args[2048];
+    snprintf(policy, sizeof(policy), "%s/%s.json", q.dir, name);
+    snprintf(body, sizeof(body), "{\"SignerID\":\"d91c2b1a4ffd7cac4e6cc564d3afd3c642321a230a1597e0dfe127839049cd02\","
+             "\"ProductID\":1,\"SecurityVersion\":1%s}", extra);
+    cr_assert_eq(file_write_atomic(policy, view_str(body), 0600), 0);
+    snprintf(args, sizeof(args), "status --refresh --coordinator %s --policy %s --collateral %s --insecure-extra-root "
+             "%s/root_ca.pem", q.client_addr, policy, q.kit, q.kit);
+    return quarry(args, false, t);
+}
+
+Test(cli_client, the_policy_applies_tcb_statuses_and_advisories, .init = setup_advisory, .fini = teardown,
+     .timeout = 120)
+{
+    struct buf t = BUF_INIT;
+    cr_assert_eq(status_with("other", ",\"AcceptedAdvisories\":[\"INTEL-SA-99999\"]", &t), 1, "%s", (const char *)t.ptr);
+    CONTAINS(t, "the Coordinator does not meet the policy: TCB status SWHardeningNeeded has advisory INTEL-SA-00615, "
+                "which is not accepted");
+    cr_assert_eq(status_with("uptodate", ",\"AcceptedTCBStatuses\":[\"UpToDate\"]", &t), 1, "%s", (const char *)t.ptr);
+    CONTAINS(t, "the Coordinator does not meet the policy: TCB status SWHardeningNeeded is not accepted");
+    cr_assert_eq(status_with("reported", ",\"AcceptedAdvisories\":[\"intel-sa-99999\",\"INTEL-SA-00615\"]", &t), 0,
+                 "%s", (const char *)t.ptr);
+    CONTAINS(t, "2: Coordinator is ready to accept a manifest.");
+    cr_assert_eq(status_with("default", "", &t), 0, "MarbleRun's default accepts SWHardeningNeeded: %s",
+                 (const char *)t.ptr);
     buf_free(&t);
 }

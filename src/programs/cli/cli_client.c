@@ -1,9 +1,10 @@
 /*
  * Talking to a Coordinator: before the CLI trusts anything a Coordinator says, it fetches the
- * Coordinator's quote over a fresh nonce, verifies it (DCAP, collateral, the expected package identity
- * and TCB statuses from a policy file - MarbleRun's "era" config), checks that the quote's report data
- * is SHA-256(root certificate || nonce), and only then uses that root as the trust anchor of every
- * later connection. The verified root is cached per address for the next commands; --insecure skips
+ * Coordinator's quote over a fresh nonce, verifies it (DCAP, collateral, and the package policy of a
+ * policy file - MarbleRun's "era" config - checked exactly as the Coordinator checks marbles, TCB
+ * statuses and advisories included), checks that the quote's report data is SHA-256(root
+ * certificate || nonce) (api_attest_coordinator), and only then uses that root as the trust anchor
+ * of every later connection. The verified root is cached per address for the next commands; --insecure skips
  * the verification and says so.
  */
 #include <pwd.h>
@@ -15,7 +16,6 @@
 #include "api/api.h"
 #include "attestation/attestation.h"
 #include "cli.h"
-#include "crypto/crypto.h"
 
 void cli_conn_options(struct cli_conn *c, struct cli_opt *opts, size_t *n)
 {
@@ -55,167 +55,30 @@ static int cache_path(const char *address, char *out, size_t size)
     return 0;
 }
 
-/* A member of the policy, case-insensitive as MarbleRun's: NULL when absent; present with the wrong
- * JSON type is an error - silently dropping it would drop a check on the Coordinator. */
-static int policy_member(const json_t *pkg, const char *name, json_type type, const json_t **out)
-{
-    const json_t *v = js_object_get_ci(pkg, name);
-    *out = v;
-    bool ok = v == NULL || json_typeof(v) == type || (type == JSON_TRUE && json_is_boolean(v));
-    ENSURE(ok && (type != JSON_INTEGER || json_integer_value(v) >= 0), ERR_TYPE,
-           "the policy's %s must be %s, got %s", name,
-           type == JSON_STRING ? "a string" : type == JSON_INTEGER ? "an unsigned integer"
-                                            : type == JSON_ARRAY ? "an array" : "a boolean",
-           js_type_name(v));
-    return 0;
-}
-
-/* The package identity the Coordinator must have: a MarbleRun era config ({"coordinator": {...}})
- * or a bare package object, in MarbleRun's field names. */
-static int load_policy(const char *file, json_t **out, struct att_policy *p)
-{
-    struct buf b = BUF_INIT;
-    json_t *j = NULL;
-    int r = file_read(file, QY_JSON_MAX_SIZE, &b);
-    if (r == 0)
-        r = js_parse(buf_view(&b), QY_JSON_MAX_SIZE, &j);
-    buf_free(&b);
-    TRY(r);
-    *out = j;
-    json_t *pkg = js_object_get_ci(j, "coordinator");
-    pkg = pkg ? pkg : j;
-    ENSURE(json_is_object(pkg), ERR_TYPE, "%s: expected a JSON object", file);
-    memset(p, 0, sizeof(*p));
-    const json_t *debug, *unique, *signer, *product, *svn, *acc, *v;
-    TRY(policy_member(pkg, "Debug", JSON_TRUE, &debug));
-    TRY(policy_member(pkg, "UniqueID", JSON_STRING, &unique));
-    TRY(policy_member(pkg, "SignerID", JSON_STRING, &signer));
-    TRY(policy_member(pkg, "ProductID", JSON_INTEGER, &product));
-    TRY(policy_member(pkg, "SecurityVersion", JSON_INTEGER, &svn));
-    TRY(policy_member(pkg, "AcceptedTCBStatuses", JSON_ARRAY, &acc));
-    p->debug = json_is_true(debug);
-    p->unique_id = json_string_value(unique);
-    p->signer_id = json_string_value(signer);
-    p->has_product_id = product != NULL, p->product_id = (uint64_t)json_integer_value(product);
-    p->has_security_version = svn != NULL, p->security_version = (uint64_t)json_integer_value(svn);
-    ENSURE((p->unique_id && p->unique_id[0]) || (p->signer_id && p->signer_id[0]), ERR_INVALID_ARG,
-           "%s names neither UniqueID nor SignerID of the Coordinator", file);
-    static const char *statuses[QY_ATT_ACCEPTED_STATUSES_MAX];
-    size_t i;
-    ENSURE(json_array_size(acc) <= QY_ATT_ACCEPTED_STATUSES_MAX, ERR_TOO_LARGE,
-           "the policy accepts %zu TCB statuses, the limit is %u", json_array_size(acc), QY_ATT_ACCEPTED_STATUSES_MAX);
-    json_array_foreach(acc, i, v) {
-        ENSURE(json_is_string(v), ERR_TYPE, "the policy's AcceptedTCBStatuses must be strings");
-        statuses[p->accepted_tcb_status_count++] = json_string_value(v);
-    }
-    p->accepted_tcb_statuses = statuses;
-    return 0;
-}
-
-static int make_verifier(struct cli_conn *c, struct att_verifier **out)
-{
-    struct att_verifier_config vc;
-    memset(&vc, 0, sizeof(vc));
-    struct buf root = BUF_INIT;
-    struct view roots[1];
-    if (c->pccs != NULL) {
-        struct api_pccs_config pc = {.base_url = c->pccs};
-        TRY(api_pccs_source_new(&pc, &vc.collateral));
-    } else if (c->collateral != NULL) {
-        TRY(att_collateral_dir_new(c->collateral, &vc.collateral));
-    } else {
-        FAIL(ERR_INVALID_ARG, "verifying the Coordinator needs --collateral DIR or --pccs URL (or --insecure)");
-    }
-    if (c->extra_root != NULL) {
-        int r = file_read(c->extra_root, QY_PEM_MAX_SIZE, &root);
-        if (r < 0) {
-            att_collateral_source_free(vc.collateral);
-            return r;
-        }
-        roots[0] = buf_view(&root);
-        vc.insecure_extra_roots = roots;
-        vc.insecure_extra_root_count = 1;
-    }
-    int r = att_verifier_new(&vc, out);
-    buf_free(&root);
-    return r;
-}
-
-/* The last PEM certificate of the chain (the root) as DER, and that PEM block. */
-static int root_of_chain(const char *chain, struct buf *der, struct buf *pem)
-{
-    const char *last = NULL, *p = chain;
-    while ((p = strstr(p, "-----BEGIN CERTIFICATE-----")) != NULL)
-        last = p++;
-    ENSURE(last != NULL, ERR_CERT, "the Coordinator sent no certificate");
-    TRY(crypto_cert_pem_to_der(view_str(last), der));
-    return buf_append_str(pem, last);
-}
-
-static int check_quote(struct cli_conn *c, struct view quote, struct view root_der, struct view nonce)
-{
-    struct att_verifier *v = NULL;
-    json_t *pj = NULL;
-    struct att_policy policy;
-    struct att_result res;
-    int r = ERR_INTERNAL;
-    ENSURE(c->policy_file != NULL, ERR_INVALID_ARG, "verifying the Coordinator needs --policy FILE (or --insecure)");
-    TRY_OUT(load_policy(c->policy_file, &pj, &policy));
-    ENSURE_OUT(quote.size > 0, ERR_ATTESTATION, "the Coordinator sent no quote (simulation mode?); use --insecure");
-    TRY_OUT(make_verifier(c, &v));
-    TRY_OUT(att_verify(v, quote, qtime_now(), &res));
-    ENSURE_OUT(res.verified, ERR_ATTESTATION, "the Coordinator's quote does not verify: %s: %s",
-               att_step_name(res.failed_step), res.detail);
-    uint8_t want[64] = {0};
-    struct view parts[2] = {root_der, nonce};
-    TRY_OUT(crypto_sha256(parts, 2, want));
-    ENSURE_OUT(memcmp(want, res.report_data, 64) == 0, ERR_ATTESTATION,
-               "the Coordinator's quote is not over its root certificate and our nonce");
-    struct att_refusal why;
-    r = att_policy_check(&policy, &res, &why);
-    ENSURE_OUT(r == 0, ERR_ATTESTATION, "the Coordinator does not meet the policy: %s", why.reason);
-    r = 0;
-out:
-    att_verifier_free(v);
-    json_decref(pj);
-    return r;
-}
-
 /* Fetches and verifies the root (or takes it on trust with --insecure); PEM into root_pem. */
 static int fetch_root(struct cli_conn *c, struct buf *root_pem)
 {
-    struct api_client *cl = NULL;
-    struct buf body = BUF_INIT, nonce64 = BUF_INIT, quote = BUF_INIT, der = BUF_INIT;
-    uint8_t nonce[32];
-    json_t *j = NULL;
-    long status = 0;
+    struct att_policy_file *policy = NULL;
+    struct att_verifier *v = NULL;
     int r = ERR_INTERNAL;
-    struct api_client_config cc = {c->address, VIEW_EMPTY, true, VIEW_EMPTY, VIEW_EMPTY, 30000};
-    TRY_OUT(api_client_new(&cc, &cl));
-    TRY_OUT(crypto_random(nonce, sizeof(nonce)));
-    TRY_OUT(enc_b64(&nonce64, view_of(nonce, sizeof(nonce))));
-    for (size_t i = 0; i < nonce64.size; i++) /* URL-safe alphabet, as MarbleRun expects */
-        nonce64.ptr[i] = nonce64.ptr[i] == '+' ? '-' : nonce64.ptr[i] == '/' ? '_' : nonce64.ptr[i];
-    char target[128];
-    snprintf(target, sizeof(target), "/api/v2/quote?nonce=%.*s", (int)nonce64.size, (const char *)nonce64.ptr);
-    TRY_OUT(api_client_call(cl, API_GET, target, VIEW_EMPTY, &status, &body));
-    r = js_parse(buf_view(&body), QY_API_RESPONSE_MAX, &j);
-    ENSURE_OUT(r == 0 && status == 200, ERR_NETWORK, "the Coordinator answered %ld to /api/v2/quote", status);
-    json_t *data = json_object_get(j, "data");
-    const char *chain = json_string_value(json_object_get(data, "cert"));
-    ENSURE_OUT(chain != NULL, ERR_NETWORK, "the Coordinator's quote answer has no certificate");
-    TRY_OUT(root_of_chain(chain, &der, root_pem));
-    if (json_is_string(json_object_get(data, "quote")))
-        TRY_OUT(enc_b64_decode(&quote, js_string_view(json_object_get(data, "quote"))));
-    if (c->insecure)
+    struct api_attest_config ac = {.address = c->address, .insecure_skip_verify = c->insecure, .timeout_ms = 30000};
+    if (c->insecure) {
         fprintf(stderr, "quarry: WARNING: --insecure: trusting the Coordinator without verifying its quote\n");
-    else
-        TRY_OUT(check_quote(c, buf_view(&quote), buf_view(&der), view_of(nonce, sizeof(nonce))));
+    } else {
+        ENSURE(c->policy_file != NULL, ERR_INVALID_ARG, "verifying the Coordinator needs --policy FILE (or --insecure)");
+        TRY_OUT(att_policy_file_load(c->policy_file, &policy));
+        ENSURE_OUT(c->pccs != NULL || c->collateral != NULL, ERR_INVALID_ARG,
+                   "verifying the Coordinator needs --collateral DIR or --pccs URL (or --insecure)");
+        struct api_verifier_spec vs = {c->pccs, c->collateral, c->extra_root};
+        TRY_OUT(api_verifier_new(&vs, &v));
+        ac.verifier = v;
+        ac.policy = att_policy_file_policy(policy);
+    }
+    TRY_OUT(api_attest_coordinator(&ac, root_pem));
     r = 0;
 out:
-    api_client_free(cl);
-    buf_free(&body), buf_free(&nonce64), buf_free(&quote), buf_free(&der);
-    json_decref(j);
+    att_verifier_free(v);
+    att_policy_file_free(policy);
     return r;
 }
 

@@ -6,6 +6,12 @@
  * sets the Env, writes the Files (all or none) and execve()s the program. A refusal prints the
  * Coordinator's reason and exits 1; nothing is written then.
  *
+ * Which Coordinator (docs/mesh-protocol.md): as MarbleRun's, by default whatever answers at
+ * EDG_MARBLE_COORDINATOR_ADDR, with a warning. Quarry adds EDG_MARBLE_COORDINATOR_ROOT_CA (only a
+ * server whose certificate that root issued) and EDG_MARBLE_COORDINATOR_POLICY (the Coordinator's
+ * quote, fetched from EDG_MARBLE_COORDINATOR_CLIENT_ADDR, must meet the policy before anything is
+ * sent; the root it covers is then pinned).
+ *
  * Which program, with which argv:
  *   program  the premain's first argument when it has one (`quarry-premain ./app ...`; under
  * Gramine the loader's argv), else the manifest's Argv[0]. A name without '/' is looked up in PATH
@@ -32,6 +38,7 @@ extern char **environ;
 struct options {
     const char *coordinator, *marble_type, *dns_names, *uuid_file, *quote_source, *log_format;
     const char *timeout, *backoff_max;
+    const char *root_ca, *policy, *client_addr, *collateral, *pccs, *extra_root;
 };
 
 /* One setting: the environment variable, its default, and what it is for. */
@@ -58,6 +65,17 @@ static const struct option_def option_defs[] = {
         "seconds to keep retrying while the Coordinator is not ready"),
     OPT("QUARRY_ACTIVATION_BACKOFF_MAX_MS", "10000", backoff_max,
         "longest wait between two attempts, in ms"),
+    /* Quarry's additions: which Coordinator to trust (MarbleRun's premain trusts any) */
+    OPT("EDG_MARBLE_COORDINATOR_ROOT_CA", NULL, root_ca,
+        "the Coordinator's root certificate (PEM, or a file with it): activate only with it"),
+    OPT("EDG_MARBLE_COORDINATOR_POLICY", NULL, policy,
+        "a policy file (or its JSON) the Coordinator's quote must meet before anything is sent"),
+    OPT("EDG_MARBLE_COORDINATOR_CLIENT_ADDR", NULL, client_addr,
+        "the Coordinator's client API, host:port, where its quote is fetched (with a policy)"),
+    OPT("QUARRY_COLLATERAL", NULL, collateral, "collateral directory for the Coordinator's quote"),
+    OPT("QUARRY_PCCS_URL", NULL, pccs, "PCCS or PCS base URL for the Coordinator's quote"),
+    OPT("QUARRY_INSECURE_EXTRA_ROOT", NULL, extra_root,
+        "also trust this root PEM for the Coordinator's quote (testkit)"),
 };
 
 static void usage(FILE *f)
@@ -101,6 +119,11 @@ struct premain {
     char uuid[UUID_TEXT_SIZE];
     bool uuid_created, uuid_written;
     struct att_source *source;
+    /* which Coordinator: its root (PEM; empty: not pinned), the policy its quote must meet */
+    struct buf root_pem;
+    struct att_policy_file *policy;
+    struct att_verifier *verifier;
+    struct api_attest_config attest;
     struct api_activation *act;
     char **argv; /* what the program gets, copied out of the activation */
     char program[QY_PATH_MAX];
@@ -155,6 +178,73 @@ out:
     return r;
 }
 
+/* EDG_MARBLE_COORDINATOR_ROOT_CA: PEM text, or the path of a file holding it; its first certificate
+ * only, re-encoded, is what the marble will trust. */
+static int read_root(struct premain *p)
+{
+    const char *v = p->opt->root_ca;
+    struct buf file = BUF_INIT, der = BUF_INIT;
+    int r = 0;
+    if (v == NULL)
+        return 0;
+    ENSURE(strlen(v) <= QY_PEM_MAX_SIZE, ERR_TOO_LARGE, "EDG_MARBLE_COORDINATOR_ROOT_CA is over %u bytes",
+           QY_PEM_MAX_SIZE);
+    bool inline_pem = strncmp(v, "-----BEGIN", 10) == 0;
+    if (!inline_pem)
+        r = file_read(v, QY_PEM_MAX_SIZE, &file);
+    if (r == 0)
+        r = crypto_cert_pem_to_der(inline_pem ? view_str(v) : buf_view(&file), &der);
+    if (r == 0)
+        r = enc_pem(&p->root_pem, "CERTIFICATE", buf_view(&der));
+    buf_free(&file), buf_free(&der);
+    ENSURE(r == 0, r, "EDG_MARBLE_COORDINATOR_ROOT_CA: %s", err_detail(r));
+    return 0;
+}
+
+/* EDG_MARBLE_COORDINATOR_POLICY (a file, or JSON when it starts with '{') and what checking the
+ * Coordinator's quote needs: its client API and collateral. */
+static int read_policy(struct premain *p)
+{
+    const struct options *o = p->opt;
+    if (o->policy == NULL)
+        return 0;
+    if (o->policy[0] == '{')
+        TRY(att_policy_file_parse(view_str(o->policy), "EDG_MARBLE_COORDINATOR_POLICY", &p->policy));
+    else
+        TRY(att_policy_file_load(o->policy, &p->policy));
+    ENSURE(o->client_addr != NULL, ERR_INVALID_ARG,
+           "EDG_MARBLE_COORDINATOR_POLICY needs EDG_MARBLE_COORDINATOR_CLIENT_ADDR: where to fetch the "
+           "Coordinator's quote");
+    ENSURE(o->pccs != NULL || o->collateral != NULL, ERR_INVALID_ARG,
+           "EDG_MARBLE_COORDINATOR_POLICY needs QUARRY_PCCS_URL or QUARRY_COLLATERAL to verify the "
+           "Coordinator's quote");
+    struct api_verifier_spec vs = {o->pccs, o->collateral, o->extra_root};
+    TRY(api_verifier_new(&vs, &p->verifier));
+    if (o->extra_root != NULL)
+        log_warn("premain", "INSECURE: the Coordinator's quote may chain to an extra root instead of Intel's",
+                 LF_STR("root", o->extra_root));
+    p->attest = (struct api_attest_config){.address = o->client_addr, .verifier = p->verifier,
+                                           .policy = att_policy_file_policy(p->policy)};
+    return 0;
+}
+
+static int read_trust(struct premain *p)
+{
+    TRY(read_root(p));
+    TRY(read_policy(p));
+    if (p->policy != NULL)
+        log_info("premain", "verifying the Coordinator's quote before activating",
+                 LF_STR("client_api", p->opt->client_addr), LF_BOOL("root_pinned", p->root_pem.size > 0));
+    else if (p->root_pem.size > 0)
+        log_info("premain", "activating only with the Coordinator of the pinned root");
+    else
+        log_warn("premain",
+                 "the Coordinator is not verified: whoever answers at its address configures this marble "
+                 "(set EDG_MARBLE_COORDINATOR_ROOT_CA or EDG_MARBLE_COORDINATOR_POLICY)",
+                 LF_STR("coordinator", p->opt->coordinator));
+    return 0;
+}
+
 static void on_retry(void *ctx, int attempt, int error, int wait_ms)
 {
     (void)ctx;
@@ -167,6 +257,7 @@ static int activate(struct premain *p)
     int timeout = 0, backoff = 0;
     TRY(parse_int("QUARRY_ACTIVATION_TIMEOUT", p->opt->timeout, 1, 86400, &timeout));
     TRY(parse_int("QUARRY_ACTIVATION_BACKOFF_MAX_MS", p->opt->backoff_max, 10, 600000, &backoff));
+    TRY(read_trust(p));
     TRY(att_source_new(p->opt->quote_source, &p->source));
     if (att_source_is_emulated(p->source) || att_source_is_simulation(p->source))
         log_warn("premain", "INSECURE: the quote source is not backed by hardware",
@@ -183,6 +274,8 @@ static int activate(struct premain *p)
         .deadline_seconds = timeout,
         .backoff_max_ms = backoff,
         .on_retry = on_retry,
+        .ca_pem = buf_view(&p->root_pem),
+        .attest = p->policy != NULL ? &p->attest : NULL,
     };
     TRY(api_activate(&cfg, &p->act));
     log_info("premain", "activated", LF_STR("type", p->opt->marble_type), LF_STR("uuid", p->uuid),
@@ -244,6 +337,11 @@ static void premain_free(struct premain *p)
     p->act = NULL;
     att_source_free(p->source);
     p->source = NULL;
+    buf_free(&p->root_pem);
+    att_verifier_free(p->verifier);
+    p->verifier = NULL;
+    att_policy_file_free(p->policy);
+    p->policy = NULL;
     for (size_t i = 0; p->argv && p->argv[i]; i++)
         free(p->argv[i]);
     free(p->argv);
