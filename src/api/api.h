@@ -84,7 +84,8 @@ QY_API int api_pccs_source_new(const struct api_pccs_config *cfg, struct att_col
  * TLS 1.3; optional client certificate (a user). Responses above QY_API_RESPONSE_MAX are refused. */
 struct api_client_config {
     const char *address;  /* "host:port" */
-    struct view ca_pem;   /* PEM certificates to trust; ignored when insecure */
+    struct view ca_pem;   /* the Coordinator root (PEM): only a server certificate it issued itself is
+                           * accepted, not one further down its chain; ignored when insecure */
     bool insecure;        /* do not verify the server (only to fetch its quote) */
     struct view cert_pem; /* optional client certificate chain (PEM) */
     struct view key_pem;  /* its private key (PEM) */

@@ -1,5 +1,6 @@
 /* The CLI's HTTPS client, on libcurl. See api.h. */
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,17 @@ static void set_blob(CURL *curl, CURLoption opt, struct buf *keep, struct view v
     curl_easy_setopt(curl, opt, &blob);
 }
 
+/* The Coordinator's servers are issued by its root itself. Marble certificates and certificate
+ * secrets chain to the same root through the intermediate, and marbles and users hold their keys:
+ * a chain check alone would let any of them pose as the Coordinator. Depth 0 admits only a leaf
+ * signed directly by the trust anchor. */
+static CURLcode root_issued_only(CURL *curl, void *ssl_ctx, void *arg)
+{
+    (void)curl, (void)arg;
+    SSL_CTX_set_verify_depth(ssl_ctx, 0);
+    return CURLE_OK;
+}
+
 int api_client_new(const struct api_client_config *cfg, struct api_client **out)
 {
     *out = NULL;
@@ -71,6 +83,7 @@ int api_client_new(const struct api_client_config *cfg, struct api_client **out)
     } else {
         set_blob(h, CURLOPT_CAINFO_BLOB, &c->ca, cfg->ca_pem);
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL); /* only the given roots */
+        curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, root_issued_only);
     }
     if (cfg->cert_pem.size > 0) {
         curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
