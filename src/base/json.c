@@ -118,9 +118,11 @@ int js_member_ci(const json_t *obj, const char *key, json_t **out)
     json_object_foreach((json_t *)obj, k, v) {
         if (strcasecmp(k, key) != 0)
             continue;
-        /* the manifest parser's wording for the same refusal (manifest/parse.c) */
-        ENSURE(first == NULL, ERR_DUPLICATE,
-               "duplicate key: \"%.64s\" and \"%.64s\" are the same field (keys are case-insensitive)", first, k);
+        if (first != NULL) { /* the manifest parser's wording for the same refusal (manifest/parse.c) */
+            *out = NULL;
+            FAIL(ERR_DUPLICATE, "duplicate key: \"%.64s\" and \"%.64s\" are the same field (keys are case-insensitive)",
+                 first, k);
+        }
         first = k;
         *out = v;
     }
