@@ -165,7 +165,7 @@
  * were seen). MarbleRun's samples use a handful per marble; 1,000 leaves room for per-file or
  * per-tenant counters. Configurable up to QY_COUNTERS_PER_MARBLE_MAX (--max-counters-per-marble). */
 #define QY_COUNTERS_PER_MARBLE_DEFAULT 1000
-/* The most a setting may allow: 10^6 rows of ~150 bytes is ~150 MB of state for one marble. */
+/* The most a setting may allow: 10^6 rows of ~120 bytes is ~120 MB of state for one marble. */
 #define QY_COUNTERS_PER_MARBLE_MAX 1000000
 
 /* HTTP response headers the activation client reads (evhttp sends a few hundred bytes). */

@@ -164,13 +164,13 @@ Test(modes, gramine_with_an_extra_root_is_insecure, .fini = teardown, TIMEOUT)
 }
 
 /* The daemon started with the variables `env`, `args` and no --attestation flag; its exit status,
- * its output in *out. */
+ * its output in *out. One that does start (it should not) is stopped after a minute. */
 static int run_with_env(const char *env, const char *args, struct buf *out)
 {
     char cmd[4096], log[400];
     snprintf(log, sizeof(log), "%s/env.log", q.dir);
     snprintf(cmd, sizeof(cmd),
-             "env -u QUARRY_ATTESTATION -u QUARRY_INSECURE_ATTESTATION -u OE_SIMULATION %s "
+             "timeout 60 env -u QUARRY_ATTESTATION -u QUARRY_INSECURE_ATTESTATION -u OE_SIMULATION %s "
              "%s/src/programs/coordinator/quarry-coordinator --data-dir %s --client-addr 127.0.0.1:0 "
              "--mesh-addr 127.0.0.1:0 %s >%s 2>&1",
              env, getenv("QY_BUILD_DIR"), q.data, args, log);
