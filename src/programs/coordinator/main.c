@@ -23,7 +23,7 @@ struct options {
     const char *collateral, *pccs, *extra_root, *log_format, *log_level, *startup_manifest;
     const char *mesh_threads, *client_threads, *ports_file;
     const char *recovery_manifest, *max_counters;
-    const char *origin[24]; /* per option_defs entry: the variable its value came from, or NULL */
+    const char *origin[32]; /* per option_defs entry: the variable its value came from, or NULL */
     bool help;
 };
 
