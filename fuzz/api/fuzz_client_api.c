@@ -56,7 +56,7 @@ static void members(enum route rt, const json_t *body)
         __builtin_trap(); /* what the route stores is what was sent, and never "negative" */
     else if (rt == SIGN_QUOTE && api_b64_member(body, "sgxQuote", true, &a) == 0)
         r = att_quote_parse(buf_view(&a), &q);
-    if (r < 0 && rt != SIGN_QUOTE && r != ERR_BAD_REQUEST)
+    if (r < 0 && rt != SIGN_QUOTE && r != ERR_BAD_REQUEST && r != ERR_DUPLICATE)
         __builtin_trap(); /* the handlers answer any other error as a server fault */
     buf_free(&a);
     buf_free(&b);

@@ -308,13 +308,16 @@ QY_API void api_metrics_activation(const char *marble_type, const char *result);
 /* One collateral fetch: `kind` and `outcome` are attestation's static names ("tcb_info", "ok",
  * "absent", "failed", "rejected"). */
 QY_API void api_metrics_collateral_fetch(const char *kind, const char *outcome);
-/* The /metrics page: the Coordinator's state code and `mode` ("sgx", "emulated", "simulation"). */
-QY_API int api_metrics_render(int state, const char *mode, struct buf *out) QY_MUST_USE;
-/* A handler serving GET /metrics; ctx = struct api_metrics_ctx *. */
+/* The /metrics page: the Coordinator's state code, `mode` ("sgx", "emulated", "simulation") and
+ * `insecure` (coord_insecure_text: "" when secure, else e.g. "emulated,extra-root"); both borrowed. */
+QY_API int api_metrics_render(int state, const char *mode, const char *insecure, struct buf *out) QY_MUST_USE;
+/* A handler serving GET /metrics; ctx = struct api_metrics_ctx * (its strings borrowed for the
+ * server's life). */
 struct api_metrics_ctx {
     int (*state)(void *ctx);
     void *state_ctx;
     const char *mode;
+    const char *insecure; /* NULL or "": secure */
 };
 QY_API void api_metrics_handler(void *ctx, struct api_request *req, struct api_response *resp);
 

@@ -75,7 +75,8 @@ static json_t *body_object(struct call *c)
 /* A base64 member, found case-insensitively as Go does. */
 int api_b64_member(const json_t *obj, const char *name, bool required, struct buf *out)
 {
-    json_t *v = js_object_get_ci(obj, name);
+    json_t *v;
+    TRY(js_member_ci(obj, name, &v));
     if (!required && (v == NULL || json_is_null(v)))
         return 0;
     ENSURE(v != NULL && !json_is_null(v), ERR_BAD_REQUEST, "missing \"%s\"", name);
@@ -92,10 +93,20 @@ static void get_status(struct call *c)
     int code;
     const char *msg;
     coord_status(c->coord, &code, &msg);
-    if (c->v1)
+    if (c->v1) {
         api_jsend_success(c->resp, json_pack("{s:i,s:s}", "StatusCode", code, "StatusMessage", msg));
-    else
-        api_jsend_success(c->resp, json_pack("{s:i,s:s}", "code", code, "message", msg));
+        return;
+    }
+    /* MarbleRun's code and message, and beside them how this Coordinator attests: a client must be
+     * able to see that it talks to a Coordinator whose attestation proves nothing. */
+    unsigned insecure = coord_insecure(c->coord);
+    json_t *reasons = json_array();
+    for (unsigned bit = 1; reasons != NULL && bit != 0 && bit <= insecure; bit <<= 1)
+        if ((insecure & bit) && coord_insecure_name(bit) != NULL)
+            json_array_append_new(reasons, json_string(coord_insecure_name(bit)));
+    api_jsend_success(c->resp, json_pack("{s:i,s:s,s:s,s:b,s:o}", "code", code, "message", msg, "attestationMode",
+                                         coord_mode(c->coord), "insecure", insecure != 0, "insecureReasons",
+                                         reasons));
 }
 
 static json_t *b64_string(struct view v)
@@ -230,11 +241,13 @@ static void post_secrets(struct call *c)
     json_t *body = body_object(c);
     if (body == NULL)
         return;
-    json_t *secrets = c->v1 ? body : js_object_get_ci(body, "secrets");
-    int r = secrets && json_is_object(secrets)
+    json_t *secrets = body;
+    int r = c->v1 ? 0 : js_member_ci(body, "secrets", &secrets);
+    if (r == 0)
+        r = secrets && json_is_object(secrets)
                 ? coord_set_secrets(c->coord, c->user, secrets)
                 : err_fail(ERR_BAD_REQUEST, __func__, "expected {\"secrets\": {name: secret, ...}}");
-    if (r == ERR_BAD_REQUEST)
+    if (r == ERR_BAD_REQUEST || r == ERR_DUPLICATE)
         api_jsend_fail(c->resp, 400, NULL, "%s", err_detail(r));
     else if (r < 0)
         refuse(c, r);
@@ -486,9 +499,11 @@ out:
 
 int api_counter_args(const json_t *body, struct view *name, uint64_t *value)
 {
-    json_t *n = js_object_get_ci(body, "name"), *v = js_object_get_ci(body, "value");
+    json_t *n, *v;
     *name = VIEW_EMPTY;
     *value = 0;
+    TRY(js_member_ci(body, "name", &n));
+    TRY(js_member_ci(body, "value", &v));
     ENSURE(json_is_string(n) && json_is_integer(v) && json_integer_value(v) >= 0, ERR_BAD_REQUEST,
            "expected {\"name\": string, \"value\": unsigned integer}");
     *name = js_string_view(n);
@@ -504,14 +519,15 @@ static void post_monotonic_counter(struct call *c)
         return;
     struct view name;
     uint64_t value;
-    if (api_counter_args(body, &name, &value) < 0) {
-        api_jsend_fail(c->resp, 400, NULL, "bad request: expected {\"name\": string, \"value\": unsigned integer}");
+    int ar = api_counter_args(body, &name, &value);
+    if (ar < 0) {
+        api_jsend_fail(c->resp, 400, NULL, "bad request: %s", err_detail(ar));
         json_decref(body);
         return;
     }
     uint64_t previous = 0;
     int r = coord_monotonic_counter(c->coord, api_req_peer_leaf(c->req), name, value, &previous);
-    if (r == ERR_FEATURE_DISABLED)
+    if (r == ERR_FEATURE_DISABLED || r == ERR_EXHAUSTED)
         api_jsend_error(c->resp, 403, "%s", err_detail(r));
     else if (r == ERR_AUTH)
         api_jsend_fail(c->resp, 401, NULL, "%s", err_detail(r));

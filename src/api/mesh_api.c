@@ -18,8 +18,9 @@
 
 static int member_string(const json_t *body, const char *name, const char **out)
 {
-    json_t *v = js_object_get_ci(body, name);
+    json_t *v;
     *out = NULL;
+    TRY(js_member_ci(body, name, &v));
     ENSURE(v != NULL && json_is_string(v), ERR_BAD_REQUEST, "\"%s\" must be a string", name);
     ENSURE(memchr(json_string_value(v), 0, json_string_length(v)) == NULL && json_string_length(v) <= QY_NAME_MAX,
            ERR_BAD_REQUEST, "\"%s\" is malformed", name);

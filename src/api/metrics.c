@@ -1,6 +1,7 @@
 /*
- * Prometheus metrics: the Coordinator's state and mode, activations by marble type and result,
- * collateral fetches by item kind and outcome, and request counts and latencies per server and route. Label values are bounded: routes are static
+ * Prometheus metrics: the Coordinator's state, mode and what makes it insecure, activations by
+ * marble type and result, collateral fetches by item kind and outcome, and request counts and
+ * latencies per server and route. Label values are bounded: routes are static
  * strings, marble types are manifest names or "unknown" (at most QY_METRICS_SERIES_MAX series; beyond
  * that they fold into "other").
  */
@@ -167,14 +168,17 @@ static int render_requests(struct buf *out)
     return 0;
 }
 
-int api_metrics_render(int state, const char *mode, struct buf *out)
+int api_metrics_render(int state, const char *mode, const char *insecure, struct buf *out)
 {
     TRY(buf_appendf(out,
                     "# HELP coordinator_state The Coordinator's state (1 recovery, 2 accepting manifest, 3 "
                     "accepting marbles).\n# TYPE coordinator_state gauge\ncoordinator_state %d\n"
                     "# HELP quarry_attestation_mode How marbles and the Coordinator attest; anything but sgx is "
-                    "INSECURE.\n# TYPE quarry_attestation_mode gauge\nquarry_attestation_mode{mode=\"%s\"} 1\n",
-                    state, mode));
+                    "INSECURE.\n# TYPE quarry_attestation_mode gauge\nquarry_attestation_mode{mode=\"%s\"} 1\n"
+                    "# HELP quarry_insecure 1 when attestation proves nothing: simulation mode, emulated quotes, or "
+                    "a trusted root other than Intel's (the reasons label).\n# TYPE quarry_insecure gauge\n"
+                    "quarry_insecure{reasons=\"%s\"} %d\n",
+                    state, mode, insecure, insecure[0] != '\0'));
     pthread_mutex_lock(&m.lock);
     int r = render_activations(out);
     if (r == 0)
@@ -197,5 +201,7 @@ void api_metrics_handler(void *ctx, struct api_request *req, struct api_response
     }
     resp->route = "/metrics";
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    resp->status = api_metrics_render(mc->state(mc->state_ctx), mc->mode, &resp->body) == 0 ? 200 : 500;
+    resp->status = api_metrics_render(mc->state(mc->state_ctx), mc->mode, mc->insecure ? mc->insecure : "", &resp->body) == 0
+                       ? 200
+                       : 500;
 }

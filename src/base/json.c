@@ -110,6 +110,25 @@ struct view js_string_view(const json_t *j)
     return view_of(json_string_value(j), json_string_length(j));
 }
 
+int js_member_ci(const json_t *obj, const char *key, json_t **out)
+{
+    const char *k, *first = NULL;
+    json_t *v;
+    *out = NULL;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (strcasecmp(k, key) != 0)
+            continue;
+        if (first != NULL) { /* the manifest parser's wording for the same refusal (manifest/parse.c) */
+            *out = NULL;
+            FAIL(ERR_DUPLICATE, "duplicate key: \"%.64s\" and \"%.64s\" are the same field (keys are case-insensitive)",
+                 first, k);
+        }
+        first = k;
+        *out = v;
+    }
+    return 0;
+}
+
 json_t *js_object_get_ci(const json_t *obj, const char *key)
 {
     const char *k;

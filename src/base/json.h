@@ -28,7 +28,12 @@ QY_API int js_depth(const json_t *j, int limit);
 QY_API const char *js_type_name(const json_t *j);
 /* A string's bytes (may contain NUL), borrowed from j. */
 QY_API struct view js_string_view(const json_t *j);
-/* Case-insensitive member lookup (ASCII), as Go's decoder matches struct fields. */
+/* The member of `obj` whose name is `key` compared case-insensitively (ASCII), as Go's decoder
+ * matches struct fields; *out (borrowed from obj) is NULL when there is none. Two members that both
+ * match ("Key" and "key") are ERR_DUPLICATE naming both, where Go would silently keep the last one:
+ * every API body is read through this. */
+QY_API int js_member_ci(const json_t *obj, const char *key, json_t **out) QY_MUST_USE;
+/* The same lookup for input Quarry wrote itself (sealed state): the first match, NULL for none. */
 QY_API json_t *js_object_get_ci(const json_t *obj, const char *key);
 
 /* Members of API bodies. `required` false: absent or null leaves *out at its zero value. */

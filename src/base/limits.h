@@ -190,6 +190,13 @@
 /* A counter update is a compare-and-swap on its store key; concurrent writers of one counter retry,
  * and every round lets at least one of them through, so this bounds only pathological contention. */
 #define QY_COUNTER_RETRIES 1000
+/* Monotonic counters one marble (type and UUID) may create: each is a store row for ever, and a
+ * marble's code names them, so a loop could otherwise grow the state without end (5,000 in 5 s
+ * were seen). MarbleRun's samples use a handful per marble; 1,000 leaves room for per-file or
+ * per-tenant counters. Configurable up to QY_COUNTERS_PER_MARBLE_MAX (--max-counters-per-marble). */
+#define QY_COUNTERS_PER_MARBLE_DEFAULT 1000
+/* The most a setting may allow: 10^6 rows of ~120 bytes is ~120 MB of state for one marble. */
+#define QY_COUNTERS_PER_MARBLE_MAX 1000000
 
 /* HTTP response headers the activation client reads (evhttp sends a few hundred bytes). */
 #define QY_HTTP_HEADER_MAX (16u * 1024)
@@ -205,6 +212,11 @@
 
 /* One log line; longer messages are truncated, never split. */
 #define QY_LOG_LINE_MAX 4096
+/* Lines about refusals that anyone may cause (an activation needs only a self-signed certificate to
+ * be refused, a POST /manifest nothing at all): a burst of 10 is enough to see what goes wrong, then
+ * one line a second (about 40 MB a day of ~700-byte lines at worst) with the count of the rest. */
+#define QY_LOG_REFUSALS_BURST 10
+#define QY_LOG_REFUSALS_PER_MINUTE 60
 
 /* Marble side: quarry-premain and applying an activation -------------------------------------- */
 

@@ -70,6 +70,39 @@ void log_context_clear(void)
     cfg.ncontext = 0;
 }
 
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool log_limit_take(struct log_limit *l, unsigned long long *suppressed, unsigned *seconds)
+{
+    *suppressed = 0;
+    *seconds = 0;
+    pthread_mutex_lock(&l->lock);
+    long long now = monotonic_ms();
+    if (l->last_ms != 0 && now > l->last_ms) {
+        l->tokens += (double)(now - l->last_ms) * l->per_minute / 60000.0;
+        if (l->tokens > l->burst)
+            l->tokens = l->burst;
+    }
+    l->last_ms = now;
+    bool take = l->tokens >= 1.0;
+    if (take) {
+        l->tokens -= 1.0;
+        *suppressed = l->suppressed;
+        if (l->suppressed > 0)
+            *seconds = (unsigned)((now - l->suppressed_since_ms + 999) / 1000);
+        l->suppressed = 0;
+    } else if (l->suppressed++ == 0) {
+        l->suppressed_since_ms = now;
+    }
+    pthread_mutex_unlock(&l->lock);
+    return take;
+}
+
 /* A fixed line buffer; writes past the end are dropped and the line is marked truncated. */
 struct line {
     char s[QY_LOG_LINE_MAX];

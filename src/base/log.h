@@ -15,6 +15,7 @@
 #ifndef QUARRY_BASE_LOG_H
 #define QUARRY_BASE_LOG_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -51,6 +52,23 @@ QY_API bool log_enabled(enum log_level level);
 /* Add a field to every line (at most 8; key and value are copied). */
 QY_API int log_context_set(const char *key, const char *value) QY_MUST_USE;
 QY_API void log_context_clear(void);
+
+/* Rate limits for lines that outsiders can cause (refused activations, refused requests): a token
+ * bucket of `burst` lines refilled at `per_minute` lines a minute. Lines beyond it are counted, not
+ * written; the next line that passes carries the count (log_limit_take's *suppressed) so nothing
+ * goes missing silently. Static initialiser; safe from any thread. */
+struct log_limit {
+    pthread_mutex_t lock;
+    unsigned burst, per_minute;
+    double tokens;
+    long long last_ms;         /* monotonic milliseconds of the last refill; 0: never */
+    unsigned long long suppressed;
+    long long suppressed_since_ms;
+};
+#define LOG_LIMIT_INIT(burst, per_minute) {PTHREAD_MUTEX_INITIALIZER, (burst), (per_minute), (burst), 0, 0, 0}
+/* Whether a line may be written now. When it may, *suppressed is the number of lines refused since
+ * the last one written and *seconds how long ago the first of them was (both 0 when none). */
+QY_API bool log_limit_take(struct log_limit *l, unsigned long long *suppressed, unsigned *seconds);
 
 /* `fields` ends with a LOG_FIELD_END entry. */
 QY_API void log_emit(enum log_level level, const char *component, const char *msg,

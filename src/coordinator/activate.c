@@ -215,6 +215,22 @@ out:
     return r;
 }
 
+/* Anyone with a self-signed certificate can be refused, as often as they like: the lines are
+ * rate-limited, and the next one written says how many were left out. */
+static struct log_limit refusal_lines = LOG_LIMIT_INIT(QY_LOG_REFUSALS_BURST, QY_LOG_REFUSALS_PER_MINUTE);
+
+static void log_refusal(const struct coord_activation_request *req, int r)
+{
+    unsigned long long suppressed;
+    unsigned seconds;
+    if (!log_enabled(LOG_INFO) || !log_limit_take(&refusal_lines, &suppressed, &seconds))
+        return;
+    if (suppressed > 0)
+        log_info("mesh", "similar refusals suppressed", LF_UINT("count", suppressed), LF_UINT("seconds", seconds));
+    log_info("mesh", "marble refused", LF_STR("type", req->marble_type), LF_STR("uuid", req->uuid),
+             LF_STR("reason", err_detail(r)));
+}
+
 int coord_activate(struct coord *c, const struct coord_activation_request *req, struct coord_activation_response **out)
 {
     *out = NULL;
@@ -223,8 +239,7 @@ int coord_activate(struct coord *c, const struct coord_activation_request *req, 
     a->snap = coord_snapshot_get(c);
     int r = a->snap ? activate(c, a->snap, req, a) : err_fail(ERR_WRONG_STATE, __func__, "not started");
     if (r < 0) {
-        log_info("mesh", "marble refused", LF_STR("type", req->marble_type), LF_STR("uuid", req->uuid),
-                 LF_STR("reason", err_detail(r)));
+        log_refusal(req, r);
         coord_activation_response_free(a);
         return r;
     }

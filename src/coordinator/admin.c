@@ -107,6 +107,17 @@ int coord_make_recovery(const struct manifest *m, uint8_t dek[STORE_DEK_SIZE], j
     return r;
 }
 
+/* Anyone may POST a manifest: the warnings about refused ones are rate-limited. */
+static void log_takeover_refused(void)
+{
+    static struct log_limit lines = LOG_LIMIT_INIT(QY_LOG_REFUSALS_BURST, QY_LOG_REFUSALS_PER_MINUTE);
+    unsigned long long suppressed;
+    unsigned seconds;
+    if (log_limit_take(&lines, &suppressed, &seconds))
+        log_warn("coordinator", "refused a new manifest in recovery mode (only recovery leaves it)",
+                 LF_UINT("suppressed", suppressed), LF_UINT("suppressed_seconds", seconds));
+}
+
 static int set_manifest_locked(struct coord *c, struct view raw, json_t **recovery_secrets)
 {
     int r = ERR_INTERNAL;
@@ -120,6 +131,13 @@ static int set_manifest_locked(struct coord *c, struct view raw, json_t **recove
     enum coord_state st = coord_state(c);
     ENSURE_OUT(st == COORD_ACCEPTING_MANIFEST || st == COORD_RECOVERY, ERR_WRONG_STATE,
                "server is not in expected state");
+    /* MarbleRun lets anyone replace the sealed state in recovery; with recovery_keys_only the
+     * recovery keys are the only way out, checked before anything is parsed. */
+    if (st == COORD_RECOVERY && c->cfg.recovery_keys_only) {
+        log_takeover_refused();
+        FAIL_OUT(ERR_WRONG_STATE, "setting a new manifest in recovery mode is disabled on this Coordinator "
+                                  "(--recovery-manifest refuse): recover the sealed state with the recovery keys");
+    }
     TRY_OUT(coord_check_manifest(raw, "checking manifest", &m));
     next->mf = coord_mf_new(m);
     m = NULL;

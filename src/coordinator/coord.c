@@ -37,6 +37,55 @@ void coord_status(const struct coord *c, int *code, const char **message)
     }
 }
 
+/* Insecure modes --------------------------------------------------------------------------------- */
+
+static const char *const insecure_names[] = {"simulation", "emulated", "extra-root"};
+
+const char *coord_insecure_name(unsigned bit)
+{
+    for (size_t i = 0; i < QY_ARRAY_LEN(insecure_names); i++)
+        if (bit == 1u << i)
+            return insecure_names[i];
+    return NULL;
+}
+
+void coord_insecure_text(unsigned insecure, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < QY_ARRAY_LEN(insecure_names); i++) {
+        if (!(insecure & (1u << i)))
+            continue;
+        int w = snprintf(out + n, size - n, "%s%s", n ? "," : "", insecure_names[i]);
+        if (w < 0 || (size_t)w >= size - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+const char *coord_mode_of(const struct att_source *source)
+{
+    return att_source_is_simulation(source) ? "simulation" : att_source_is_emulated(source) ? "emulated" : "sgx";
+}
+
+/* An extra root counts whatever the quote source: with it, quotes nobody's hardware made verify. */
+unsigned coord_insecure_of(const struct att_source *source, bool extra_root)
+{
+    return (att_source_is_simulation(source) ? COORD_INSECURE_SIMULATION : 0u) |
+           (att_source_is_emulated(source) ? COORD_INSECURE_EMULATED : 0u) |
+           (extra_root ? COORD_INSECURE_EXTRA_ROOT : 0u);
+}
+
+const char *coord_mode(const struct coord *c)
+{
+    return c->cfg.simulation ? "simulation" : coord_mode_of(c->cfg.quote_source);
+}
+
+unsigned coord_insecure(const struct coord *c)
+{
+    return c->insecure;
+}
+
 /* Snapshots ------------------------------------------------------------------------------------ */
 
 struct coord_snapshot *coord_snapshot_new(void)
@@ -237,6 +286,11 @@ int coord_new(const struct coord_config *cfg, struct coord **out)
     struct coord *c = calloc(1, sizeof(*c));
     ENSURE(c != NULL, ERR_NOMEM, "cannot allocate the coordinator");
     c->cfg = *cfg;
+    if (c->cfg.counters_per_marble_max == 0)
+        c->cfg.counters_per_marble_max = QY_COUNTERS_PER_MARBLE_DEFAULT;
+    c->insecure = (cfg->simulation ? COORD_INSECURE_SIMULATION : 0u) |
+                  (cfg->quote_source ? coord_insecure_of(cfg->quote_source, cfg->insecure_extra_root)
+                                     : cfg->insecure_extra_root ? COORD_INSECURE_EXTRA_ROOT : 0u);
     pthread_mutex_init(&c->admin, NULL);
     pthread_mutex_init(&c->snap_lock, NULL);
     pthread_mutex_init(&c->quote_lock, NULL);

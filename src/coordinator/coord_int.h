@@ -68,6 +68,7 @@ struct coord_counter {
 
 struct coord {
     struct coord_config cfg;
+    unsigned insecure; /* COORD_INSECURE_* */
     pthread_mutex_t admin; /* serialises state-changing operations */
     _Atomic int state;
 

@@ -59,7 +59,32 @@ struct coord_config {
     /* Unix seconds; NULL: the system clock. Tests pin it. */
     int64_t (*now)(void *ctx);
     void *now_ctx;
+    /* The verifier also trusts a root other than Intel's (--insecure-extra-root). */
+    bool insecure_extra_root;
+    /* In recovery, refuse a new manifest: only the recovery keys lead out (--recovery-manifest
+     * refuse). false: MarbleRun's behaviour, where a new manifest discards the sealed state. */
+    bool recovery_keys_only;
+    /* Monotonic counters one marble may create; 0: QY_COUNTERS_PER_MARBLE_DEFAULT. */
+    uint64_t counters_per_marble_max;
 };
+
+/* What makes a Coordinator insecure, as GET /api/v2/status, the metrics and every log line say. */
+enum coord_insecure {
+    COORD_INSECURE_SIMULATION = 1u << 0, /* no quotes at all: marbles are not attested */
+    COORD_INSECURE_EMULATED = 1u << 1,   /* the Coordinator's own quotes come from a software testkit */
+    COORD_INSECURE_EXTRA_ROOT = 1u << 2, /* marble quotes may chain to a root other than Intel's */
+};
+/* The attestation mode of a quote source ("sgx", "emulated", "simulation") and the COORD_INSECURE_*
+ * bits of a Coordinator using it (0: hardware quotes checked against Intel's root only). Both
+ * borrow `source`; the mode is a static string. */
+QY_API const char *coord_mode_of(const struct att_source *source);
+QY_API unsigned coord_insecure_of(const struct att_source *source, bool extra_root);
+/* The names of the bits ("simulation", "emulated", "extra-root"), comma-separated, into `out`;
+ * "" for 0. COORD_INSECURE_TEXT_SIZE is always enough. */
+#define COORD_INSECURE_TEXT_SIZE 40
+QY_API void coord_insecure_text(unsigned insecure, char *out, size_t size);
+/* Each bit's name, for callers that list them one by one; NULL for anything else. */
+QY_API const char *coord_insecure_name(unsigned bit);
 
 struct coord;
 
@@ -71,6 +96,9 @@ QY_API enum coord_state coord_state(const struct coord *c);
 
 /* GET /status: code and MarbleRun's message. */
 QY_API void coord_status(const struct coord *c, int *code, const char **message);
+/* This Coordinator's attestation mode (static string) and its COORD_INSECURE_* bits. */
+QY_API const char *coord_mode(const struct coord *c);
+QY_API unsigned coord_insecure(const struct coord *c);
 
 /* The Coordinator's quote and certificate chain (PEM intermediate then root). With a nonce the quote
  * is fresh and its report data is SHA-256(root DER || nonce); without, the cached quote over

@@ -5,7 +5,9 @@
  *
  * Counters are store entries, one per (marble type, UUID, name), changed with compare-and-swap on
  * their revision: concurrent requests on any thread (or any Coordinator sharing the store) serialise
- * at the store, and a value never goes down.
+ * at the store, and a value never goes down. A marble's code names its counters, so each marble has
+ * a count of them, raised in the transaction that creates one and bounded (counters_per_marble_max);
+ * counters made before the count existed are not in it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "coord_int.h"
 
 #define KEY_COUNTER_PREFIX "monotonicCounter:"
+#define KEY_COUNT_OF_COUNTERS_PREFIX "monotonicCounterCount:" /* how many counters a marble made */
 
 static int gate(const struct coord_snapshot *s, unsigned feature, const char *name)
 {
@@ -68,56 +71,90 @@ static int marble_of(const struct coord_snapshot *s, struct view leaf, int64_t n
     return 0;
 }
 
-/* MarbleRun's counter ID, b64(type):b64(uuid bytes):b64(name), hashed into a key of fixed size (names
- * of any length fit; the store's map layout is ours, reference §4.3). */
-static int counter_key(const char *type, const uint8_t uuid[16], struct view name, struct buf *key)
+/* MarbleRun's counter ID is b64(type):b64(uuid bytes):b64(name); its marble part, b64(type):b64(uuid),
+ * names the marble's count of counters. Both are hashed into keys of fixed size (names of any length
+ * fit; the store's map layout is ours, reference §4.3). */
+static int marble_id(const char *type, const uint8_t uuid[16], struct buf *id)
+{
+    TRY(enc_b64(id, view_str(type)));
+    TRY(buf_append_byte(id, ':'));
+    return enc_b64(id, view_of(uuid, 16));
+}
+
+static int hashed_key(const char *prefix, struct view id, struct buf *key)
 {
     uint8_t hash[32];
-    struct buf id = BUF_INIT;
-    int r = enc_b64(&id, view_str(type));
-    if (r == 0)
-        r = buf_append_byte(&id, ':');
-    if (r == 0)
-        r = enc_b64(&id, view_of(uuid, 16));
-    if (r == 0)
-        r = buf_append_byte(&id, ':');
-    if (r == 0)
-        r = enc_b64(&id, name);
-    struct view v = buf_view(&id);
-    if (r == 0)
-        r = crypto_sha256(&v, 1, hash);
-    buf_free(&id);
-    TRY(r);
-    TRY(buf_append_str(key, KEY_COUNTER_PREFIX));
+    TRY(crypto_sha256(&id, 1, hash));
+    TRY(buf_append_str(key, prefix));
     TRY(enc_hex(key, view_of(hash, sizeof(hash))));
     return buf_terminate(key);
 }
 
+static int counter_keys(const char *type, const uint8_t uuid[16], struct view name, struct buf *key,
+                        struct buf *count_key)
+{
+    struct buf id = BUF_INIT;
+    int r = ERR_INTERNAL;
+    TRY_OUT(marble_id(type, uuid, &id));
+    TRY_OUT(hashed_key(KEY_COUNT_OF_COUNTERS_PREFIX, buf_view(&id), count_key));
+    TRY_OUT(buf_append_byte(&id, ':'));
+    TRY_OUT(enc_b64(&id, name));
+    r = hashed_key(KEY_COUNTER_PREFIX, buf_view(&id), key);
+out:
+    buf_free(&id);
+    return r;
+}
+
+/* A stored u64 (little-endian) and its revision; absent is 0 at STORE_REV_ABSENT. */
+static int read_u64(struct coord *c, const char *key, uint64_t *value, uint64_t *rev)
+{
+    struct buf b = BUF_INIT;
+    *value = 0;
+    int r = store_get(c->cfg.store, key, &b, rev);
+    if (r == ERR_NOT_FOUND) {
+        *rev = STORE_REV_ABSENT;
+        r = 0;
+    } else if (r == 0) {
+        struct rd in = rd_init(buf_view(&b));
+        if (rd_u64le(&in, value) < 0 || rd_end(&in) < 0)
+            r = err_fail(ERR_CORRUPT, __func__, "stored counter of %zu bytes", b.size);
+    }
+    buf_free(&b);
+    return r;
+}
+
+static int put_u64(struct store_txn *t, const char *key, uint64_t value, uint64_t rev)
+{
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)(value >> (8 * i));
+    return store_txn_put(t, key, view_of(le, 8), rev);
+}
+
+/* A new counter of a marble: its count goes up in the same transaction, under the bound. */
+static int count_new_counter(struct coord *c, struct store_txn *t, const char *count_key)
+{
+    uint64_t n, rev;
+    TRY(read_u64(c, count_key, &n, &rev));
+    ENSURE(n < c->cfg.counters_per_marble_max, ERR_EXHAUSTED,
+           "this marble has reached its limit of %llu monotonic counters (--max-counters-per-marble)",
+           (unsigned long long)c->cfg.counters_per_marble_max);
+    return put_u64(t, count_key, n + 1, rev);
+}
+
 /* Stores max(current, value) with compare-and-swap; *previous is the value before. */
-static int counter_raise(struct coord *c, const char *key, uint64_t value, uint64_t *previous)
+static int counter_raise(struct coord *c, const char *key, const char *count_key, uint64_t value, uint64_t *previous)
 {
     for (unsigned attempt = 0; attempt < QY_COUNTER_RETRIES; attempt++) {
-        struct buf b = BUF_INIT;
-        uint64_t rev = STORE_REV_ABSENT, cur = 0;
-        int r = store_get(c->cfg.store, key, &b, &rev);
-        if (r == ERR_NOT_FOUND) {
-            rev = STORE_REV_ABSENT;
-            r = 0;
-        } else if (r == 0) {
-            struct rd in = rd_init(buf_view(&b));
-            if (rd_u64le(&in, &cur) < 0 || rd_end(&in) < 0)
-                r = err_fail(ERR_CORRUPT, __func__, "stored counter of %zu bytes", b.size);
-        }
-        buf_free(&b);
-        TRY(r);
+        uint64_t rev, cur;
+        TRY(read_u64(c, key, &cur, &rev));
         *previous = cur;
         if (value <= cur)
             return 0;
-        uint8_t le[8];
-        for (int i = 0; i < 8; i++)
-            le[i] = (uint8_t)(value >> (8 * i));
         struct store_txn *t = store_txn_new();
-        r = t ? store_txn_put(t, key, view_of(le, 8), rev) : err_fail(ERR_NOMEM, __func__, "out of memory");
+        int r = t ? put_u64(t, key, value, rev) : err_fail(ERR_NOMEM, __func__, "out of memory");
+        if (r == 0 && rev == STORE_REV_ABSENT)
+            r = count_new_counter(c, t, count_key);
         if (r == 0)
             r = store_commit(c->cfg.store, t);
         store_txn_free(t);
@@ -133,7 +170,7 @@ int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
     struct coord_snapshot *s = coord_snapshot_get(c);
     struct pki_marble_identity id;
     uint8_t uuid[16];
-    struct buf key = BUF_INIT;
+    struct buf key = BUF_INIT, count_key = BUF_INIT;
     int r = ERR_INTERNAL;
     *previous = 0;
     TRY_OUT(gate(s, MF_FEATURE_MONOTONIC_COUNTER, "MonotonicCounter"));
@@ -141,11 +178,12 @@ int coord_monotonic_counter(struct coord *c, struct view leaf, struct view name,
     TRY_OUT(marble_of(s, leaf, coord_now(c), &id, uuid));
     ENSURE_OUT(name.size <= QY_COUNTER_NAME_MAX, ERR_TOO_LARGE, "counter name of %zu bytes, the limit is %u",
                name.size, QY_COUNTER_NAME_MAX);
-    TRY_OUT(counter_key(id.marble_type, uuid, name, &key));
-    TRY_OUT(counter_raise(c, (const char *)key.ptr, value, previous));
+    TRY_OUT(counter_keys(id.marble_type, uuid, name, &key, &count_key));
+    TRY_OUT(counter_raise(c, (const char *)key.ptr, (const char *)count_key.ptr, value, previous));
     r = 0;
 out:
     buf_free(&key);
+    buf_free(&count_key);
     coord_snapshot_put(s);
     return r;
 }

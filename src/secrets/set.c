@@ -206,7 +206,8 @@ enum mf_secret_type sec_type_from_name(const char *s)
 int sec_json_bytes(const json_t *obj, const char *secret, const char *key, size_t max,
                    struct buf *out)
 {
-    json_t *v = js_object_get_ci(obj, key);
+    json_t *v;
+    TRY(js_member_ci(obj, key, &v)); /* uploads are API bodies */
     if (v == NULL || json_is_null(v))
         return 0;
     ENSURE(json_is_string(v), ERR_SECRET, "secret \"%s\": %s must be a base64 string, got %s",

@@ -72,7 +72,8 @@ static int parse_one(const struct manifest *m, const char *name, const json_t *o
     ENSURE(json_is_object(obj), ERR_BAD_REQUEST,
            "secret %s: expected an object with Cert, Private or Key, got %s", def->name,
            js_type_name(obj));
-    json_t *c = js_object_get_ci(obj, "Cert");
+    json_t *c;
+    TRY(js_member_ci(obj, "Cert", &c));
     ENSURE(c == NULL || json_is_null(c) || json_is_string(c), ERR_SECRET,
            "secret %s: Cert must be a base64 DER certificate", def->name);
     TRY(sec_value_from_def(def, v)); /* user_defined, checked above */

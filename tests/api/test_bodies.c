@@ -37,6 +37,11 @@ Test(bodies, activation_requests_are_checked_member_by_member)
     cr_assert_eq(api_mesh_parse_activation(view_str(nul), &j, &ar, &csr, &quote), ERR_BAD_REQUEST);
     cr_assert_str_eq(err_detail(ERR_BAD_REQUEST), "\"marbleType\" is malformed");
     json_decref(j);
+    const char *twice = "{\"marbleType\":\"a\",\"uuid\":\"u\",\"UUID\":\"v\",\"csr\":\"MA==\"}";
+    cr_assert_eq(api_mesh_parse_activation(view_str(twice), &j, &ar, &csr, &quote), ERR_DUPLICATE);
+    cr_assert_str_eq(err_detail(ERR_DUPLICATE),
+                     "duplicate key: \"uuid\" and \"UUID\" are the same field (keys are case-insensitive)");
+    json_decref(j);
     const char *ok = "{\"MarbleType\":\"backend\",\"UUID\":\"u\",\"csr\":\"MAE=\",\"quote\":null}";
     cr_assert_eq(api_mesh_parse_activation(view_str(ok), &j, &ar, &csr, &quote), 0);
     cr_assert_str_eq(ar.marble_type, "backend");

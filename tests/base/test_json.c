@@ -27,6 +27,22 @@ Test(json, rejects_duplicate_keys)
     cr_assert(strstr(err_detail(ERR_DUPLICATE), "duplicate") != NULL, "%s", err_detail(ERR_DUPLICATE));
 }
 
+/* Go matches struct fields case-insensitively and keeps the last of two; API bodies refuse both. */
+Test(json, members_that_differ_only_in_case_are_refused)
+{
+    json_t *j, *v;
+    cr_assert_eq(parse("{\"Key\":\"a\",\"other\":1,\"key\":\"b\"}", &j), 0, "distinct keys to jansson");
+    cr_assert_eq(js_member_ci(j, "KEY", &v), ERR_DUPLICATE);
+    cr_assert_null(v);
+    cr_assert_str_eq(err_detail(ERR_DUPLICATE),
+                     "duplicate key: \"Key\" and \"key\" are the same field (keys are case-insensitive)");
+    cr_assert_eq(js_member_ci(j, "OTHER", &v), 0);
+    cr_assert_eq(json_integer_value(v), 1);
+    cr_assert_eq(js_member_ci(j, "absent", &v), 0);
+    cr_assert_null(v);
+    json_decref(j);
+}
+
 Test(json, reports_truncation_with_position)
 {
     json_t *j;

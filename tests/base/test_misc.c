@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -125,6 +126,28 @@ Test(log, json_lines_are_valid_json)
     cr_assert_str_eq(json_string_value(json_object_get(j, "mode")), "emulated");
     cr_assert_str_eq(json_string_value(json_object_get(j, "level")), "info");
     json_decref(j);
+}
+
+/* The token bucket for lines outsiders cause: a burst, then the refill rate; the lines left out are
+ * counted and handed to the next line that passes. */
+Test(log, limits_pass_a_burst_then_count_the_rest)
+{
+    struct log_limit l = LOG_LIMIT_INIT(3, 60);
+    unsigned long long suppressed;
+    unsigned seconds;
+    for (int i = 0; i < 3; i++) {
+        cr_assert(log_limit_take(&l, &suppressed, &seconds), "line %d of the burst", i);
+        cr_assert_eq(suppressed, 0);
+    }
+    for (int i = 0; i < 50; i++)
+        cr_assert_not(log_limit_take(&l, &suppressed, &seconds), "line %d beyond the burst", i);
+    struct timespec pause = {1, 100 * 1000 * 1000}; /* more than the second a token takes */
+    nanosleep(&pause, NULL);
+    cr_assert(log_limit_take(&l, &suppressed, &seconds));
+    cr_assert_eq(suppressed, 50);
+    cr_assert_geq(seconds, 1);
+    cr_assert_not(log_limit_take(&l, &suppressed, &seconds), "one token came back, not more");
+    cr_assert_eq(suppressed, 0);
 }
 
 Test(log, levels_and_formats_parse)

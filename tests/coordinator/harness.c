@@ -75,6 +75,10 @@ static void spawn(struct qc *q, const char *const *extra, char ports[320])
                             "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4",
                             "--ports-file", ports};
     size_t n = 15;
+    if (q->no_attestation_args) { /* drop --attestation ATT --insecure-extra-root ROOT */
+        memmove(&argv[7], &argv[11], 4 * sizeof(argv[0]));
+        n -= 4;
+    }
     for (size_t i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -272,6 +276,22 @@ int qc_activate(struct qc *q, const char *marble_type, const struct att_testkit_
     int r = api_activate(&cfg, out);
     att_source_free(src);
     return r;
+}
+
+void qc_metrics(struct qc *q, struct buf *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(q->metrics_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char chunk[4096];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        cr_assert_eq(buf_append(out, chunk, (size_t)n), 0);
+    close(fd);
+    cr_assert_eq(buf_terminate(out), 0);
 }
 
 long qc_state(struct qc *q)

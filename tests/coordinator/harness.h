@@ -22,6 +22,9 @@ struct qc {
     pid_t pid;
     struct att_testkit *tk;
     char log[320];
+    /* qc_start passes neither --attestation nor --insecure-extra-root: the test's own arguments or
+     * the environment choose them. */
+    bool no_attestation_args;
 };
 
 /* A fresh directory and testkit (`o` NULL: defaults). */
@@ -54,6 +57,9 @@ void qc_manifest_text(const char *name, struct buf *out);
  * identity, its collateral and root), with a cache of its own; stdout and stderr into *out
  * (NUL-terminated). Returns the exit status. */
 int qc_quarry(struct qc *q, const char *args, struct buf *out);
+
+/* GET /metrics of the daemon's metrics server (started with --metrics-addr), NUL-terminated. */
+void qc_metrics(struct qc *q, struct buf *out);
 
 /* The state code GET /api/v2/status answers (1 recovery ... 3 accepting marbles). */
 long qc_state(struct qc *q);

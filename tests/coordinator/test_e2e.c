@@ -446,21 +446,6 @@ Test(e2e, restart_keeps_state_secrets_and_ca, .init = setup, .fini = teardown, T
 }
 
 /* GET /metrics over plain HTTP. */
-static void metrics(uint16_t port, struct buf *out)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    char chunk[4096];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-        cr_assert_eq(buf_append(out, chunk, (size_t)n), 0);
-    close(fd);
-    cr_assert_eq(buf_terminate(out), 0);
-}
-
 Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
 {
     qc_init(&q, NULL);
@@ -468,7 +453,7 @@ Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
     qc_start(&q, extra);
     cr_assert_gt(q.metrics_port, 0);
     struct buf m = BUF_INIT;
-    metrics(q.metrics_port, &m);
+    qc_metrics(&q, &m);
     cr_assert(strstr((const char *)m.ptr, "coordinator_state 2") != NULL, "%s", (const char *)m.ptr);
     cr_assert(strstr((const char *)m.ptr, "quarry_attestation_mode{mode=\"emulated\"} 1") != NULL);
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
@@ -481,7 +466,7 @@ Test(e2e, metrics_show_state_mode_and_activations, .fini = teardown, TIMEOUT)
         cr_assert_eq(qc_activate(&q, type, NULL, "0d5fbd3e-3b0d-4b6c-bb7e-0e3c3a1f2b4d", &act), ERR_POLICY);
     }
     buf_reset(&m);
-    metrics(q.metrics_port, &m);
+    qc_metrics(&q, &m);
     cr_assert(strstr((const char *)m.ptr, "coordinator_state 3") != NULL);
     cr_assert(strstr((const char *)m.ptr, "coordinator_marble_activations_total{type=\"unknown\",result=\"refused\"} 3") != NULL,
               "%s", (const char *)m.ptr);

@@ -100,14 +100,14 @@ static json_t *secrets_and_root(struct qc *q)
     return both;
 }
 
-/* A new host: the data directory without its seal key. */
-static void move_to_new_host(struct qc *q)
+/* A new host: the data directory without its seal key (the daemon started with `extra`). */
+static void move_to_new_host(struct qc *q, const char *const *extra)
 {
     qc_stop(q);
     char path[400];
     snprintf(path, sizeof(path), "%s/insecure-seal.key", q->data);
     cr_assert_eq(unlink(path), 0);
-    qc_start(q, NULL);
+    qc_start(q, extra);
     cr_assert_eq(qc_state(q), 1, "recovery mode");
 }
 
@@ -126,7 +126,7 @@ static void recover_case(size_t n, unsigned threshold)
         api_activation_free(a);
     }
     json_t *before = secrets_and_root(&q);
-    move_to_new_host(&q);
+    move_to_new_host(&q, NULL);
     size_t need = n == 1 ? 1 : threshold == 0 ? n : threshold;
     long remaining = -1;
     for (size_t k = 0; k < need; k++) {
@@ -217,7 +217,7 @@ Test(recovery_e2e, quarry_recover_cli_and_a_new_manifest_instead, TIMEOUT)
         cr_assert_eq(file_write_atomic(files[i], buf_view(&ct), 0600), 0);
         buf_free(&ct);
     }
-    move_to_new_host(&q);
+    move_to_new_host(&q, NULL);
     char policy[400], kit_root[400];
     snprintf(policy, sizeof(policy), "%s/policy.json", q.dir);
     snprintf(kit_root, sizeof(kit_root), "%s/root_ca.pem", q.kit);
@@ -244,7 +244,7 @@ Test(recovery_e2e, quarry_recover_cli_and_a_new_manifest_instead, TIMEOUT)
     }
     cr_assert_eq(qc_state(&q), 3);
     /* in recovery, a new manifest may be set instead: it discards the old state */
-    move_to_new_host(&q);
+    move_to_new_host(&q, NULL);
     json_t *j;
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
     cr_assert_eq(qc_state(&q), 3);
@@ -255,6 +255,71 @@ Test(recovery_e2e, quarry_recover_cli_and_a_new_manifest_instead, TIMEOUT)
     api_client_free(c);
     json_decref(answer);
     buf_free(&text);
+    qc_cleanup(&q);
+}
+
+/* Every row of the store (keys and sealed values), as one text to compare. */
+static void state_rows(struct qc *q, struct buf *out)
+{
+    char db[512];
+    snprintf(db, sizeof(db), "%s/state.db", q->data);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT key, hex(value) FROM kv ORDER BY key", -1, &st, NULL), SQLITE_OK);
+    buf_reset(out);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cr_assert_eq(buf_appendf(out, "%s=%s\n", (const char *)sqlite3_column_text(st, 0),
+                                 (const char *)sqlite3_column_text(st, 1)), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    cr_assert_gt(out->size, 0);
+}
+
+/* With --recovery-manifest refuse (issue 13, item 8) the only way out of recovery is recovery: a new
+ * manifest is refused and changes nothing, the recovery keys still work. */
+Test(recovery_e2e, with_recovery_manifest_refuse_only_recovery_leaves_recovery, TIMEOUT)
+{
+    struct qc q;
+    qc_init(&q, NULL);
+    const char *lock[] = {"--recovery-manifest", "refuse", NULL};
+    qc_start(&q, lock);
+    struct buf text = BUF_INIT, rows = BUF_INIT, rows_after = BUF_INIT, share = BUF_INIT;
+    json_t *answer, *j;
+    manifest_with_keys(1, 0, &text);
+    cr_assert_eq(qc_set_manifest_text(&q, (const char *)text.ptr, &answer), 200);
+    json_t *before = secrets_and_root(&q);
+    move_to_new_host(&q, lock);
+    state_rows(&q, &rows);
+    struct buf other = BUF_INIT;
+    qc_manifest_text("coordinator.json", &other);
+    cr_assert_eq(qc_set_manifest_text(&q, (const char *)other.ptr, &j), 500);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "error");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "message")),
+                     "setting a new manifest in recovery mode is disabled on this Coordinator (--recovery-manifest "
+                     "refuse): recover the sealed state with the recovery keys");
+    json_decref(j);
+    /* issue 13, 6: a recovery body with keys differing only in case is refused too */
+    struct api_client *c = qc_client(&q, NULL);
+    cr_assert_eq(qc_call(c, API_POST, "/api/v2/recover", "{\"recoverySecret\":\"AA==\",\"RecoverySecret\":\"AA==\","
+                                                          "\"recoverySecretSignature\":\"AA==\"}", &j), 400);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "message")),
+                     "duplicate key: \"recoverySecret\" and \"RecoverySecret\" are the same field (keys are "
+                     "case-insensitive)");
+    json_decref(j);
+    api_client_free(c);
+    cr_assert_eq(qc_state(&q), 1, "still in recovery");
+    state_rows(&q, &rows_after);
+    cr_assert(view_eq(buf_view(&rows), buf_view(&rows_after)), "the sealed state is unchanged");
+    long remaining = -1;
+    plain_share(answer, 0, &share);
+    cr_assert_eq(upload(&q, buf_view(&share), 0, &remaining, NULL), 200);
+    cr_assert_eq(remaining, 0);
+    cr_assert_eq(qc_state(&q), 3, "recovered");
+    json_t *after = secrets_and_root(&q);
+    cr_assert(json_equal(before, after), "the old state, not a new one");
+    json_decref(before), json_decref(after), json_decref(answer);
+    buf_free(&text), buf_free(&rows), buf_free(&rows_after), buf_free(&share), buf_free(&other);
     qc_cleanup(&q);
 }
 

@@ -39,6 +39,32 @@ int cli_write_out(const char *file, struct view data)
     return file_write_atomic(file, data, 0600);
 }
 
+/* What an insecure Coordinator says of itself (GET /api/v2/status "insecure", "insecureReasons"), in
+ * words; reasons this CLI does not know are named as unknown rather than echoed. */
+static void print_insecure(const json_t *data)
+{
+    static const char *const known[][2] = {
+        {"simulation", "simulation mode: marbles are not attested at all"},
+        {"emulated", "emulated attestation: the Coordinator's quotes are signed by a software testkit"},
+        {"extra-root", "trusts an attestation root other than Intel's: quotes nobody's hardware made may verify"},
+    };
+    if (!json_is_true(json_object_get(data, "insecure")))
+        return;
+    const char *mode = json_string_value(json_object_get(data, "attestationMode"));
+    bool known_mode = mode && (strcmp(mode, "sgx") == 0 || strcmp(mode, "emulated") == 0 ||
+                               strcmp(mode, "simulation") == 0);
+    printf("INSECURE Coordinator (attestation mode %s):\n", known_mode ? mode : "unknown");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(data, "insecureReasons"), i, v) {
+        const char *text = "an insecure setting this client does not know";
+        for (size_t k = 0; k < QY_ARRAY_LEN(known); k++)
+            if (json_is_string(v) && strcmp(json_string_value(v), known[k][0]) == 0)
+                text = known[k][1];
+        printf("INSECURE: %s\n", text);
+    }
+}
+
 int cli_status(int argc, char **argv)
 {
     static const char usage[] = "quarry status " CLI_CONN_USAGE;
@@ -52,9 +78,11 @@ int cli_status(int argc, char **argv)
     int r = cli_connect(&conn, false, &cl);
     if (r == 0)
         r = cli_call(cl, API_GET, "/api/v2/status", VIEW_EMPTY, &data);
-    if (r == 0)
+    if (r == 0) {
         printf("%lld: %s\n", (long long)json_integer_value(json_object_get(data, "code")),
                json_string_value(json_object_get(data, "message")));
+        print_insecure(data);
+    }
     json_decref(data);
     cli_disconnect(&conn, cl);
     return r == 0 ? CLI_OK : cli_fail(r);

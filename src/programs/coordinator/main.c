@@ -22,6 +22,8 @@ struct options {
     const char *data_dir, *client_addr, *mesh_addr, *metrics_addr, *dns_names, *store, *attestation;
     const char *collateral, *pccs, *pccs_ca, *extra_root, *log_format, *log_level, *startup_manifest;
     const char *mesh_threads, *client_threads, *ports_file;
+    const char *recovery_manifest, *max_counters;
+    const char *origin[32]; /* per option_defs entry: the variable its value came from, or NULL */
     bool help;
 };
 
@@ -42,7 +44,9 @@ static const struct option_def option_defs[] = {
     OPT("--metrics-addr", "EDG_COORDINATOR_PROMETHEUS_ADDR", NULL, metrics_addr, "Prometheus /metrics (plain HTTP)"),
     OPT("--dns-names", "EDG_COORDINATOR_DNS_NAMES", "localhost", dns_names, "comma-separated names for certificates"),
     OPT("--store", "QUARRY_STORE", NULL, store, "sqlite:PATH (default: DATA-DIR/state.db)"),
-    OPT("--attestation", "QUARRY_ATTESTATION", "gramine", attestation, "gramine[:ROOT] | tsm[:ROOT] | emulated:DIR | simulation"),
+    OPT("--attestation", "QUARRY_ATTESTATION", "gramine", attestation,
+        "gramine[:ROOT] | tsm[:ROOT] | emulated:DIR | simulation (the insecure two from the environment only as "
+        "QUARRY_INSECURE_ATTESTATION)"),
     OPT("--collateral", "QUARRY_COLLATERAL", NULL, collateral, "collateral directory (Intel PCS layout)"),
     OPT("--pccs", "QUARRY_PCCS_URL", NULL, pccs, "PCCS or PCS base URL for collateral"),
     OPT("--pccs-ca", "QUARRY_PCCS_CA", NULL, pccs_ca, "trust only these CAs (PEM) for an https PCCS"),
@@ -53,7 +57,15 @@ static const struct option_def option_defs[] = {
     OPT("--mesh-threads", "QUARRY_MESH_THREADS", "16", mesh_threads, "event loops serving the mesh API"),
     OPT("--client-threads", "QUARRY_CLIENT_THREADS", "2", client_threads, "event loops serving the client API"),
     OPT("--ports-file", "QUARRY_PORTS_FILE", NULL, ports_file, "write the bound ports here as JSON (for :0)"),
+    OPT("--recovery-manifest", "QUARRY_RECOVERY_MANIFEST", "allow", recovery_manifest,
+        "in recovery: allow (MarbleRun: a new manifest discards the sealed state) | refuse (recovery keys only)"),
+    OPT("--max-counters-per-marble", "QUARRY_MAX_COUNTERS_PER_MARBLE", "1000", max_counters,
+        "monotonic counters one marble may create"),
 };
+
+/* An insecure attestation chosen through the environment needs a variable that says so; the plain
+ * one (and MarbleRun's OE_SIMULATION) only ever selects hardware attestation. */
+#define ENV_INSECURE_ATTESTATION "QUARRY_INSECURE_ATTESTATION"
 
 static void usage(FILE *f)
 {
@@ -63,13 +75,41 @@ static void usage(FILE *f)
                 option_defs[i].def ? ", default " : "", option_defs[i].def ? option_defs[i].def : "");
 }
 
+_Static_assert(QY_ARRAY_LEN(option_defs) <= QY_ARRAY_LEN(((struct options *)0)->origin), "origin[] is too short");
+
+/* The option_defs index of a member of struct options. */
+static size_t option_index(const struct options *o, const char *const *member)
+{
+    size_t i = 0;
+    while (i + 1 < QY_ARRAY_LEN(option_defs) &&
+           member != (const char *const *)((const char *)o + option_defs[i].offset))
+        i++;
+    return i;
+}
+
+/* The attestation from the environment: QUARRY_INSECURE_ATTESTATION takes any spec and wins over the
+ * plain variable, whose insecure values setup_attestation refuses. */
+static int env_attestation(struct options *o)
+{
+    const char *insecure = getenv(ENV_INSECURE_ATTESTATION), *plain = getenv("QUARRY_ATTESTATION");
+    if (insecure == NULL || insecure[0] == '\0')
+        return 0;
+    ENSURE(plain == NULL || plain[0] == '\0', ERR_INVALID_ARG,
+           "both QUARRY_ATTESTATION and " ENV_INSECURE_ATTESTATION " are set: set one");
+    o->attestation = insecure;
+    o->origin[option_index(o, &o->attestation)] = ENV_INSECURE_ATTESTATION;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof(*o));
     for (size_t i = 0; i < QY_ARRAY_LEN(option_defs); i++) {
         const char *env = getenv(option_defs[i].env);
         *(const char **)((char *)o + option_defs[i].offset) = env && env[0] ? env : option_defs[i].def;
+        o->origin[i] = env && env[0] ? option_defs[i].env : NULL;
     }
+    TRY(env_attestation(o));
     if (getenv("EDG_DEBUG_LOGGING") && strcmp(getenv("EDG_DEBUG_LOGGING"), "1") == 0)
         o->log_level = "debug";
     for (int a = 1; a < argc; a++) {
@@ -88,6 +128,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         const char *v = eq ? eq + 1 : a + 1 < argc ? argv[++a] : NULL;
         ENSURE(v != NULL, ERR_INVALID_ARG, "option %s needs a value", d->flag);
         *(const char **)((char *)o + d->offset) = v;
+        o->origin[d - option_defs] = NULL; /* a flag is a deliberate choice */
     }
     return 0;
 }
@@ -99,6 +140,8 @@ struct app {
     size_t dns_count;
     char db_path[QY_PATH_MAX], keyfile[QY_PATH_MAX];
     const char *mode; /* "sgx", "emulated", "simulation" */
+    unsigned insecure; /* COORD_INSECURE_* */
+    char insecure_text[COORD_INSECURE_TEXT_SIZE];
     struct att_source *source;
     struct att_verifier *verifier;
     struct store *store;
@@ -216,12 +259,44 @@ static int collateral_source(struct app *a, struct att_collateral_source **out)
     return att_collateral_dir_new(dir, out);
 }
 
+/* What the environment may choose: QUARRY_ATTESTATION only hardware attestation, and MarbleRun's
+ * OE_SIMULATION=1 is no way into simulation mode (nor silently ignored). */
+static int check_attestation_origin(const struct app *a)
+{
+    const char *from = a->opt.origin[option_index(&a->opt, &a->opt.attestation)], *oe = getenv("OE_SIMULATION");
+    bool insecure = (a->insecure & (COORD_INSECURE_SIMULATION | COORD_INSECURE_EMULATED)) != 0;
+    ENSURE(!insecure || from == NULL || strcmp(from, ENV_INSECURE_ATTESTATION) == 0, ERR_INVALID_ARG,
+           "%s=%.64s would start an insecure mode: set " ENV_INSECURE_ATTESTATION "=%.64s (or pass --attestation) "
+           "to mean it", from, a->opt.attestation, a->opt.attestation);
+    ENSURE(oe == NULL || strcmp(oe, "1") != 0 || (a->insecure & COORD_INSECURE_SIMULATION), ERR_INVALID_ARG,
+           "OE_SIMULATION=1 asks for MarbleRun's simulation mode, which Quarry enters only with --attestation "
+           "simulation or " ENV_INSECURE_ATTESTATION "=simulation");
+    return 0;
+}
+
+/* Insecure settings taken from the environment are said at start, loudly, with their variable. */
+static void warn_insecure_env(const struct app *a)
+{
+    for (size_t i = 0; i < QY_ARRAY_LEN(option_defs); i++) {
+        const char *from = a->opt.origin[i];
+        if (from != NULL && strstr(from, "INSECURE") != NULL)
+            log_warn("coordinator", "INSECURE setting taken from the environment", LF_STR("variable", from),
+                     LF_STR("value", *(const char *const *)((const char *)&a->opt + option_defs[i].offset)));
+    }
+}
+
 static int setup_attestation(struct app *a)
 {
     const char *spec = a->opt.attestation;
     TRY(att_source_new(spec, &a->source));
     bool simulation = att_source_is_simulation(a->source);
-    a->mode = simulation ? "simulation" : att_source_is_emulated(a->source) ? "emulated" : "sgx";
+    a->mode = coord_mode_of(a->source);
+    a->insecure = coord_insecure_of(a->source, a->opt.extra_root != NULL);
+    coord_insecure_text(a->insecure, a->insecure_text, sizeof(a->insecure_text));
+    TRY(check_attestation_origin(a));
+    TRY(log_context_set("mode", a->mode));
+    if (a->insecure != 0)
+        TRY(log_context_set("insecure", a->insecure_text)); /* on every line from here on */
     if (simulation)
         return 0; /* marbles are accepted without quotes; nothing to verify with */
     struct att_verifier_config vc;
@@ -271,6 +346,21 @@ static int coord_state_of(void *ctx)
     return (int)coord_state(((struct app *)ctx)->coord);
 }
 
+/* The coordinator's settings beyond its parts: the extra root, recovery, counter bounds. */
+static int coordinator_settings(const struct app *a, struct coord_config *cc)
+{
+    const char *rm = a->opt.recovery_manifest;
+    ENSURE(strcmp(rm, "allow") == 0 || strcmp(rm, "refuse") == 0, ERR_INVALID_ARG,
+           "--recovery-manifest: \"%.64s\", expected allow or refuse", rm);
+    cc->insecure_extra_root = a->opt.extra_root != NULL;
+    cc->recovery_keys_only = strcmp(rm, "refuse") == 0;
+    TRY(enc_dec_u64("--max-counters-per-marble", a->opt.max_counters, 1, QY_COUNTERS_PER_MARBLE_MAX,
+                    &cc->counters_per_marble_max));
+    if (cc->recovery_keys_only)
+        log_info("coordinator", "recovery mode can be left only by recovery (--recovery-manifest refuse)");
+    return 0;
+}
+
 static int set_startup_manifest(struct app *a)
 {
     if (a->opt.startup_manifest == NULL || coord_state(a->coord) != COORD_ACCEPTING_MANIFEST)
@@ -296,7 +386,7 @@ static int run(struct app *a)
            "--data-dir is too long (%zu bytes)", strlen(a->opt.data_dir));
     TRY(split_names(a));
     TRY(setup_attestation(a));
-    TRY(log_context_set("mode", a->mode));
+    warn_insecure_env(a);
     if (strcmp(a->mode, "sgx") != 0)
         log_warn("coordinator", "INSECURE MODE: attestation is not backed by hardware; do not use in production",
                  LF_STR("attestation", a->opt.attestation));
@@ -310,6 +400,7 @@ static int run(struct app *a)
     struct coord_config cc = {a->store, a->source, a->verifier, strcmp(a->mode, "simulation") == 0,
                               (const char *const *)a->dns, a->dns_count, sealer_for_mode, a, on_identity, a,
                               NULL, NULL};
+    TRY(coordinator_settings(a, &cc));
     TRY(coord_new(&cc, &a->coord));
     /* The mesh first: once the client API answers, everything is up. */
     TRY(start_server("mesh", a->opt.mesh_addr, true, API_CLIENT_CERT_REQUIRE, a->opt.mesh_threads,
@@ -319,7 +410,7 @@ static int run(struct app *a)
                      api_client_api_handler, a->coord, &a->client));
     TRY(apply_pending(a, COORD_SERVER_CLIENT_API, a->client));
     if (a->opt.metrics_addr != NULL) {
-        a->metrics_ctx = (struct api_metrics_ctx){coord_state_of, a, a->mode};
+        a->metrics_ctx = (struct api_metrics_ctx){coord_state_of, a, a->mode, a->insecure_text};
         TRY(start_server("metrics", a->opt.metrics_addr, false, API_CLIENT_CERT_NONE, "1", api_metrics_handler,
                          &a->metrics_ctx, &a->metrics));
     }
