@@ -169,6 +169,7 @@ leaf issued-expired nb=UTCTIME:240101000000Z na=UTCTIME:250101000000Z
 leaf issued-not-yet-valid nb=UTCTIME:300101000000Z
 leaf issued-ca ca=30030101ff ku=03020284          # CA:TRUE, keyCertSign
 leaf issued-keycertsign ca=none ku=03020284       # no BasicConstraints, keyCertSign
+leaf issued-ca-no-keycertsign ca=30030101ff ku=03020780 # CA:TRUE, digitalSignature only
 leaf issued-no-marble-type type=none
 leaf issued-empty-marble-type type=
 leaf issued-long-marble-type type="$long_type"    # QY_NAME_MAX + 1 bytes

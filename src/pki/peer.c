@@ -55,7 +55,9 @@ int pki_ca_verify_marble_cert(const struct pki_ca *ca, struct view cert_der, int
                ERR_BAD_SIGNATURE, "the certificate was not issued by the Coordinator's current intermediate");
     ENSURE_OUT(X509_cmp_time(X509_get0_notBefore(x), &t) == -1 && X509_cmp_time(X509_get0_notAfter(x), &t) == 1,
                ERR_EXPIRED, "the certificate is not valid now");
-    ENSURE_OUT(X509_check_ca(x) == 0, ERR_CERT, "a CA certificate is not a marble's");
+    /* X509_check_ca says 0 for CA:TRUE without keyCertSign; a marble's certificate asserts neither */
+    ENSURE_OUT(X509_check_ca(x) == 0 && (X509_get_extension_flags(x) & EXFLAG_CA) == 0, ERR_CERT,
+               "a CA certificate is not a marble's");
     TRY_OUT(marble_type_of(x, out));
     TRY_OUT(common_name_of(x, out));
     r = 0;

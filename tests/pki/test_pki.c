@@ -601,6 +601,7 @@ Test(peer, refusals_after_the_signature_name_no_one)
         {"issued-valid", 0, NULL},
         {"issued-expired", ERR_EXPIRED, "the certificate is not valid now"},
         {"issued-ca", ERR_CERT, "a CA certificate is not a marble's"},
+        {"issued-ca-no-keycertsign", ERR_CERT, "a CA certificate is not a marble's"},
         {"regress-identity-nul-marble-type", ERR_CERT, "the marble type contains a NUL byte"},
         {"regress-identity-no-common-name", ERR_CERT, "the certificate has no common name"},
         {"regress-identity-empty-common-name", ERR_CERT, "the common name is empty or longer than 64 bytes"},
