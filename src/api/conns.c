@@ -63,13 +63,14 @@ static void move_to(struct api_conn *conn, enum conn_state to)
     TAILQ_INSERT_TAIL(&c->lists[to], conn, link);
 }
 
-/* Shuts the socket down: evhttp reads end-of-file (or fails a write) and frees the connection,
- * which ends in api_conn_closed. */
+/* Shuts the socket down for reading: evhttp reads end-of-file and frees the connection, which ends
+ * in api_conn_closed. Not for writing: OpenSSL still sends its alert, and a write on a socket shut
+ * for writing would raise SIGPIPE. */
 static void evict(struct api_conn *conn)
 {
     evutil_socket_t fd = bufferevent_getfd(conn->bev);
     if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
+        shutdown(fd, SHUT_RD);
     move_to(conn, CONN_CLOSING);
 }
 

@@ -182,6 +182,7 @@ static struct bufferevent *plain_bev(struct event_base *base, struct api_conn *c
             bufferevent_free(sock);
         api_conn_closed(conn);
     }
+    api_conn_attach(conn, bev);
     return bev;
 }
 
