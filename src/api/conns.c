@@ -39,9 +39,9 @@ struct api_conns {
     struct event *unpause;      /* ends the pause after an accept error */
     struct event *sweep;        /* enforces the request deadline, every second */
     struct conn_list lists[CONN_STATES];
-    size_t open;                /* WAITING and BUSY: what counts against the cap */
-    bool full;                  /* over the cap with nothing to evict: not accepting */
-    bool paused;                /* after an accept error */
+    size_t open; /* WAITING and BUSY: what counts against the cap */
+    bool full;   /* over the cap with nothing to evict: not accepting */
+    bool paused; /* after an accept error */
 };
 
 static _Thread_local struct api_conns *loop_conns;
@@ -123,7 +123,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     struct api_conns *c = arg;
     double cutoff = now_seconds() - c->cfg.request_timeout_seconds;
     struct api_conn *conn;
-    while ((conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL && conn->since <= cutoff && conn->bev != NULL)
+    while ((conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL && conn->since <= cutoff &&
+           conn->bev != NULL)
         evict(conn);
 }
 
@@ -148,8 +149,9 @@ static void log_accept_error(struct api_conns *c, int e, size_t evicted)
 {
     unsigned long suppressed;
     if (api_log_limit_allow(c->cfg.log, QY_ACCEPT_LOG_SECONDS, &suppressed))
-        log_warn("api", "cannot accept connections: pausing and closing idle ones", LF_STR("server", c->cfg.name),
-                 LF_STR("error", strerror(e)), LF_UINT("connections", c->open), LF_UINT("closed", evicted),
+        log_warn("api", "cannot accept connections: pausing and closing idle ones",
+                 LF_STR("server", c->cfg.name), LF_STR("error", strerror(e)),
+                 LF_UINT("connections", c->open), LF_UINT("closed", evicted),
                  LF_UINT("suppressed", suppressed));
 }
 
@@ -173,8 +175,8 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
     log_accept_error(c, e, evicted);
 }
 
-int api_conns_new(struct event_base *base, struct evhttp *http, int fd, const struct api_conns_config *cfg,
-                  struct api_conns **out)
+int api_conns_new(struct event_base *base, struct evhttp *http, int fd,
+                  const struct api_conns_config *cfg, struct api_conns **out)
 {
     *out = NULL;
     struct api_conns *c = calloc(1, sizeof(*c));
@@ -189,7 +191,8 @@ int api_conns_new(struct event_base *base, struct evhttp *http, int fd, const st
     c->unpause = evtimer_new(base, on_unpause, c);
     c->sweep = event_new(base, -1, EV_PERSIST, on_sweep, c);
     /* backlog 0: the socket listens already */
-    c->lev = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+    c->lev =
+        evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     if (c->lev == NULL)
         close(fd);
     struct timeval second = {1, 0};

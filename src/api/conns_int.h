@@ -1,10 +1,10 @@
 /*
  * Private to api/: connection admission for the HTTP servers (conns.c), used by server.c.
  *
- * One `struct api_conns` per event loop: the loop's listener (its own descriptor of the server's one
- * listening socket), its share of the server's connection cap, and the records of its connections.
- * Everything runs on the loop's thread, except api_conns_new and api_conns_free, which run before
- * the thread starts and after it ended. See api.h (Servers) for the policy.
+ * One `struct api_conns` per event loop: the loop's listener (its own descriptor of the server's
+ * one listening socket), its share of the server's connection cap, and the records of its
+ * connections. Everything runs on the loop's thread, except api_conns_new and api_conns_free, which
+ * run before the thread starts and after it ended. See api.h (Servers) for the policy.
  */
 #ifndef QUARRY_API_CONNS_INT_H
 #define QUARRY_API_CONNS_INT_H
@@ -28,10 +28,10 @@ struct api_log_limit {
 bool api_log_limit_allow(struct api_log_limit *l, double period_seconds, unsigned long *suppressed);
 
 struct api_conns_config {
-    const char *name;             /* the server's, for logs (borrowed, outlives the conns) */
-    size_t cap;                   /* this loop's share of the server's cap, >= 1 */
-    int request_timeout_seconds;  /* from accept or the last response to a complete request */
-    struct api_log_limit *log;    /* accept errors; borrowed, shared by the server's loops */
+    const char *name;            /* the server's, for logs (borrowed, outlives the conns) */
+    size_t cap;                  /* this loop's share of the server's cap, >= 1 */
+    int request_timeout_seconds; /* from accept or the last response to a complete request */
+    struct api_log_limit *log;   /* accept errors; borrowed, shared by the server's loops */
 };
 
 struct api_conns;
@@ -40,8 +40,8 @@ struct api_conn;
 /* Makes the loop's listener on `fd` (taken: closed with the evhttp or on failure) and binds it to
  * `http`. The result is owned; free it with api_conns_free after evhttp_free(http) and after the
  * loop's finalizers ran. */
-int api_conns_new(struct event_base *base, struct evhttp *http, int fd, const struct api_conns_config *cfg,
-                  struct api_conns **out) QY_MUST_USE;
+int api_conns_new(struct event_base *base, struct evhttp *http, int fd,
+                  const struct api_conns_config *cfg, struct api_conns **out) QY_MUST_USE;
 void api_conns_free(struct api_conns *c);
 /* Makes `c` the loop of the calling thread (its accept-error callback finds it so). */
 void api_conns_enter(struct api_conns *c);

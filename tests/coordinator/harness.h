@@ -21,12 +21,18 @@ struct qc {
     pid_t pid;
     struct att_testkit *tk;
     char log[320];
+    unsigned long nofile; /* RLIMIT_NOFILE of the daemon (set before qc_start); 0: the test's */
 };
 
 /* A fresh directory and testkit (`o` NULL: defaults). */
 void qc_init(struct qc *q, const struct att_testkit_options *o);
-/* Starts the daemon (extra arguments NULL-terminated) and waits until its client API answers. */
+/* Starts the daemon (extra arguments NULL-terminated, later ones override the harness's) and waits
+ * until its client API answers. */
 void qc_start(struct qc *q, const char *const *extra);
+/* Only starts it (q->pid), for a daemon expected to fail; qc_wait_exit then waits for its end. */
+void qc_spawn(struct qc *q, const char *const *extra);
+/* Its wait status once it exited within `seconds`, or -1 when it is still running. */
+int qc_wait_exit(struct qc *q, double seconds);
 void qc_stop(struct qc *q);  /* SIGTERM, wait */
 void qc_kill9(struct qc *q); /* SIGKILL, wait */
 void qc_cleanup(struct qc *q);

@@ -47,14 +47,17 @@ static bool drain_closed(int fd, int wait_ms)
 
 bool qt_tcp_closed_within(int fd, double seconds)
 {
-    double end = qt_now() + seconds;
-    for (double left = seconds; left > 0; left = end - qt_now())
-        if (drain_closed(fd, (int)(left * 1000) + 1))
+    double end = qt_now() + seconds, left = seconds;
+    do {
+        if (drain_closed(fd, left > 0 ? (int)(left * 1000) + 1 : 0))
             return true;
+        left = end - qt_now();
+    } while (left > 0);
     return false;
 }
 
-double qt_tcp_trickle(int fd, const char *prefix, size_t prefix_size, char fill, double interval, double limit)
+double qt_tcp_trickle(int fd, const char *prefix, size_t prefix_size, char fill, double interval,
+                      double limit)
 {
     double start = qt_now();
     if (prefix_size > 0 && send(fd, prefix, prefix_size, MSG_NOSIGNAL) != (ssize_t)prefix_size)
