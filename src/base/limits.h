@@ -169,14 +169,15 @@
  * 8 a server can be kept busy by a handful of slow clients. Without a flag, the cap comes from the
  * descriptor limit: QY_FD_RESERVE descriptors stay for the store (SQLite's database, journal and
  * shared memory), standard streams, collateral fetches and files, QY_FD_PER_LOOP for each event
- * loop (epoll, its wake-up eventfd, its descriptor of the listening socket, one spare), and the
- * metrics server holds at most QY_METRICS_CONNECTIONS (Prometheus scrapers are few). */
+ * loop (as counted in /proc: its epoll, its wake-up eventfd, libevent's signal pipe of two, its
+ * descriptor of the listening socket), and the metrics server holds at most
+ * QY_METRICS_CONNECTIONS (Prometheus scrapers are few). */
 #define QY_SERVER_CONNECTIONS_MAX 65536
 #define QY_SERVER_CONNECTIONS_MIN 8
 /* A server started without a cap (tests, programs other than the Coordinator). */
 #define QY_SERVER_CONNECTIONS_DEFAULT 512
 #define QY_FD_RESERVE 64
-#define QY_FD_PER_LOOP 4
+#define QY_FD_PER_LOOP 5
 #define QY_METRICS_CONNECTIONS 16
 /* A client has this long, from its connection or from the server's last response to it, to
  * deliver a complete request: TLS handshake, headers and body (--request-timeout). A manifest
