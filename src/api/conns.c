@@ -3,16 +3,25 @@
  * connections without a request in progress (oldest first), the whole-request deadline, and accept
  * errors that pause instead of spinning. See conns_int.h, and api.h (Servers) for the policy.
  *
- * A connection is WAITING (for a complete request: handshake, headers, body) from its accept or
- * from its last response; BUSY from the complete request until its response is sent; CLOSING once
- * we shut its socket down, until evhttp notices and frees it. Each state is a list; WAITING is in
- * order of `since`, so the oldest is at its head, for eviction and for the deadline alike.
+ * A connection is PENDING from its accept until evhttp has made its connection object (later in
+ * the same loop iteration: then it gets our close callback); WAITING (for a complete request:
+ * handshake, headers, body) from then or from its last response; BUSY from the complete request
+ * until its response is sent; CLOSING once we shut its socket down, until evhttp notices and frees
+ * it. Each state is a list; WAITING is in order of `since`, so the oldest is at its head, for
+ * eviction and for the deadline alike.
+ *
+ * evhttp (2.1) tells nobody of a new connection. It makes the bufferevent through our callback,
+ * before the connection object exists, and then sets the bufferevent's callbacks with that object
+ * as their argument. So a PENDING record holds a reference to its bufferevent, and the resume event
+ * reads the connection object from there; a bufferevent without callbacks is one evhttp already
+ * freed (bufferevent_free clears them), whose connection never was.
  */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -20,11 +29,11 @@
 
 #include "conns_int.h"
 
-enum conn_state { CONN_WAITING, CONN_BUSY, CONN_CLOSING, CONN_STATES };
+enum conn_state { CONN_PENDING, CONN_WAITING, CONN_BUSY, CONN_CLOSING, CONN_STATES };
 
 struct api_conn {
     struct api_conns *owner;
-    struct bufferevent *bev; /* NULL until attached */
+    struct bufferevent *bev; /* NULL until attached; referenced while PENDING */
     double since;            /* WAITING: accepted or last response sent, monotonic seconds */
     enum conn_state state;
     TAILQ_ENTRY(api_conn) link;
@@ -35,11 +44,11 @@ TAILQ_HEAD(conn_list, api_conn);
 struct api_conns {
     struct api_conns_config cfg;
     struct evconnlistener *lev; /* owned by the evhttp once bound */
-    struct event *resume;       /* re-enables accepting after one accept */
+    struct event *resume;       /* adopts PENDING connections, re-enables accepting */
     struct event *unpause;      /* ends the pause after an accept error */
     struct event *sweep;        /* enforces the request deadline, every second */
     struct conn_list lists[CONN_STATES];
-    size_t open; /* WAITING and BUSY: what counts against the cap */
+    size_t open; /* all but CLOSING: what counts against the cap */
     bool full;   /* over the cap with nothing to evict: not accepting */
     bool paused; /* after an accept error */
 };
@@ -64,7 +73,7 @@ static void move_to(struct api_conn *conn, enum conn_state to)
 }
 
 /* Shuts the socket down for reading: evhttp reads end-of-file and frees the connection, which ends
- * in api_conn_closed. Not for writing: OpenSSL still sends its alert, and a write on a socket shut
+ * in conn_closed. Not for writing: OpenSSL still sends its alert, and a write on a socket shut
  * for writing would raise SIGPIPE. */
 static void evict(struct api_conn *conn)
 {
@@ -74,23 +83,11 @@ static void evict(struct api_conn *conn)
     move_to(conn, CONN_CLOSING);
 }
 
-/* The oldest WAITING connection whose socket is set (not the one being accepted right now). */
-static struct api_conn *oldest_waiting(struct api_conns *c)
-{
-    struct api_conn *conn;
-    TAILQ_FOREACH(conn, &c->lists[CONN_WAITING], link)
-    {
-        if (conn->bev != NULL && bufferevent_getfd(conn->bev) >= 0)
-            return conn;
-    }
-    return NULL;
-}
-
 static size_t evict_oldest(struct api_conns *c, size_t n)
 {
     size_t done = 0;
     struct api_conn *conn;
-    while (done < n && (conn = oldest_waiting(c)) != NULL) {
+    while (done < n && (conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL) {
         evict(conn);
         done++;
     }
@@ -99,14 +96,55 @@ static size_t evict_oldest(struct api_conns *c, size_t n)
 
 static void accept_more(struct api_conns *c)
 {
-    if (!c->paused && !c->full)
+    if (c->lev != NULL && !c->paused && !c->full)
         evconnlistener_enable(c->lev);
+}
+
+/* evhttp closes the connection (or freed it before we knew it): the record goes. */
+static void conn_closed(struct api_conn *conn)
+{
+    struct api_conns *c = conn->owner;
+    TAILQ_REMOVE(&c->lists[conn->state], conn, link);
+    if (conn->state != CONN_CLOSING)
+        c->open--;
+    if (c->full && c->open < c->cfg.cap) {
+        c->full = false;
+        accept_more(c);
+    }
+    free(conn);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    conn_closed(arg);
+}
+
+/* A PENDING connection's evhttp connection gets our close callback, or, when evhttp freed it
+ * already, the record goes. */
+static void adopt(struct api_conn *conn)
+{
+    struct bufferevent *bev = conn->bev;
+    bufferevent_event_cb eventcb = NULL;
+    void *evcon = NULL;
+    bufferevent_getcb(bev, NULL, NULL, &eventcb, &evcon);
+    if (eventcb == NULL || evcon == NULL) {
+        conn_closed(conn);
+    } else {
+        evhttp_connection_set_closecb(evcon, on_close, conn);
+        move_to(conn, CONN_WAITING);
+    }
+    bufferevent_decref(bev);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
-    accept_more(arg);
+    struct api_conns *c = arg;
+    struct api_conn *conn;
+    while ((conn = TAILQ_FIRST(&c->lists[CONN_PENDING])) != NULL)
+        adopt(conn);
+    accept_more(c);
 }
 
 static void on_unpause(evutil_socket_t fd, short what, void *arg)
@@ -117,15 +155,30 @@ static void on_unpause(evutil_socket_t fd, short what, void *arg)
     accept_more(c);
 }
 
+/* Bytes the kernel holds for us that the loop has not read yet. */
+static int unread(const struct api_conn *conn)
+{
+    int n = 0;
+    evutil_socket_t fd = bufferevent_getfd(conn->bev);
+    return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
+}
+
+/* Past its deadline a waiting connection is closed - unless bytes the client sent are still unread:
+ * then the delay is this loop's, busy with others, not the client's, and it gets up to twice the
+ * deadline. (A trickling client cannot count on that: the loop reads a byte as soon as it is
+ * free, long before its sweep.) */
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct api_conns *c = arg;
-    double cutoff = now_seconds() - c->cfg.request_timeout_seconds;
-    struct api_conn *conn;
-    while ((conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL && conn->since <= cutoff &&
-           conn->bev != NULL)
-        evict(conn);
+    double now = now_seconds(), deadline = c->cfg.request_timeout_seconds;
+    struct api_conn *conn, *next;
+    for (conn = TAILQ_FIRST(&c->lists[CONN_WAITING]); conn != NULL && conn->since <= now - deadline;
+         conn = next) {
+        next = TAILQ_NEXT(conn, link);
+        if (conn->since <= now - 2 * deadline || unread(conn) == 0)
+            evict(conn);
+    }
 }
 
 bool api_log_limit_allow(struct api_log_limit *l, double period_seconds, unsigned long *suppressed)
@@ -223,16 +276,23 @@ void api_conns_free(struct api_conns *c)
         event_free(c->unpause);
     if (c->sweep)
         event_free(c->sweep);
-    /* evhttp_free freed every connection and the loop ran their finalizers; a record left is one
-     * whose bufferevent outlives us: it forgets its owner and frees itself when it closes */
+    /* evhttp_free closed every adopted connection; what is left was still PENDING */
+    struct api_conn *conn;
+    while ((conn = TAILQ_FIRST(&c->lists[CONN_PENDING])) != NULL)
+        adopt(conn);
     for (int i = 0; i < CONN_STATES; i++) {
-        struct api_conn *conn;
         while ((conn = TAILQ_FIRST(&c->lists[i])) != NULL) {
             TAILQ_REMOVE(&c->lists[i], conn, link);
-            conn->owner = NULL;
+            free(conn);
         }
     }
     free(c);
+}
+
+void api_conns_unbind(struct api_conns *c)
+{
+    if (c != NULL)
+        c->lev = NULL;
 }
 
 void api_conns_enter(struct api_conns *c)
@@ -251,8 +311,8 @@ struct api_conn *api_conns_accepted(struct api_conns *c)
         return NULL;
     conn->owner = c;
     conn->since = now_seconds();
-    conn->state = CONN_WAITING;
-    TAILQ_INSERT_TAIL(&c->lists[CONN_WAITING], conn, link);
+    conn->state = CONN_PENDING;
+    TAILQ_INSERT_TAIL(&c->lists[CONN_PENDING], conn, link);
     c->open++;
     if (c->open > c->cfg.cap && evict_oldest(c, 1) == 0)
         c->full = true; /* every other connection is answering a request: wait for one to close */
@@ -261,35 +321,29 @@ struct api_conn *api_conns_accepted(struct api_conns *c)
 
 void api_conn_attach(struct api_conn *conn, struct bufferevent *bev)
 {
-    if (conn != NULL)
-        conn->bev = bev;
-}
-
-void api_conn_closed(struct api_conn *conn)
-{
     if (conn == NULL)
         return;
-    struct api_conns *c = conn->owner;
-    if (c != NULL) {
-        TAILQ_REMOVE(&c->lists[conn->state], conn, link);
-        if (conn->state != CONN_CLOSING)
-            c->open--;
-        if (c->full && c->open < c->cfg.cap) {
-            c->full = false;
-            accept_more(c);
-        }
+    if (bev == NULL) {
+        conn_closed(conn);
+        return;
     }
-    free(conn);
+    conn->bev = bev;
+    bufferevent_incref(bev); /* until adopt() */
 }
 
 static void on_response_sent(struct evhttp_request *req, void *arg)
 {
     (void)req;
     struct api_conn *conn = arg;
-    if (conn->owner == NULL || conn->state != CONN_BUSY)
+    if (conn->state != CONN_BUSY)
         return;
     conn->since = now_seconds(); /* the deadline for the next request starts now */
     move_to(conn, CONN_WAITING);
+    struct api_conns *c = conn->owner;
+    if (c->full) { /* there is one to evict again */
+        c->full = false;
+        accept_more(c);
+    }
 }
 
 void api_conns_request(struct api_conns *c, struct evhttp_request *req)
@@ -299,7 +353,7 @@ void api_conns_request(struct api_conns *c, struct evhttp_request *req)
     struct api_conn *conn;
     TAILQ_FOREACH(conn, &c->lists[CONN_WAITING], link)
     {
-        if (conn->bev == bev && bev != NULL) {
+        if (bev != NULL && conn->bev == bev) {
             move_to(conn, CONN_BUSY);
             evhttp_request_set_on_complete_cb(req, on_response_sent, conn);
             return;

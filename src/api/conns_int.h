@@ -43,6 +43,8 @@ struct api_conn;
 int api_conns_new(struct event_base *base, struct evhttp *http, int fd,
                   const struct api_conns_config *cfg, struct api_conns **out) QY_MUST_USE;
 void api_conns_free(struct api_conns *c);
+/* evhttp_free is about to free the listener (and then, closing every connection, to call us). */
+void api_conns_unbind(struct api_conns *c);
 /* Makes `c` the loop of the calling thread (its accept-error callback finds it so). */
 void api_conns_enter(struct api_conns *c);
 
@@ -51,10 +53,9 @@ void api_conns_enter(struct api_conns *c);
  * accepts no more in this loop iteration. Returns the record (owned by `c`), or NULL out of memory
  * (the connection is then served untracked). */
 struct api_conn *api_conns_accepted(struct api_conns *c);
-/* The connection's bufferevent, once made. */
+/* The bufferevent made for it (borrowed; NULL when none could be made: the record goes). From
+ * then on the record follows evhttp's connection and goes when it closes. NULL-safe. */
 void api_conn_attach(struct api_conn *conn, struct bufferevent *bev);
-/* Its bufferevent is being freed: forgets the record. NULL-safe. */
-void api_conn_closed(struct api_conn *conn);
 /* A complete request arrived on `req`'s connection: it is busy, out of reach of eviction and the
  * request deadline, until its response has been sent. */
 void api_conns_request(struct api_conns *c, struct evhttp_request *req);

@@ -66,16 +66,7 @@ struct api_request {
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
-static int conn_index = -1; /* SSL ex_data: the connection's record in conns.c */
 static struct api_log_limit libevent_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
-
-/* A TLS connection's record goes when its SSL does: bufferevent_openssl frees the SSL (and closes
- * the socket) when evhttp frees the connection. */
-static void on_ssl_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    api_conn_closed(ptr);
-}
 
 /* libevent's own warnings can be caused from outside (a flood of bad connections): rate-limited. */
 static void on_libevent_log(int severity, const char *msg)
@@ -89,7 +80,6 @@ static void init_evthread(void)
 {
     evthread_use_pthreads();
     event_set_log_callback(on_libevent_log);
-    conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, on_ssl_free);
 }
 
 /* Listening ------------------------------------------------------------------------------------ */
@@ -165,27 +155,6 @@ static int server_ctx(const struct api_server *s, const struct view *chain, size
     return 0;
 }
 
-static void on_filter_free(void *conn)
-{
-    api_conn_closed(conn);
-}
-
-/* A plain connection: a pass-through filter over the socket, for its free callback. NULL when out
- * of memory: evhttp then makes a bufferevent of its own, and the connection goes untracked. */
-static struct bufferevent *plain_bev(struct event_base *base, struct api_conn *conn)
-{
-    struct bufferevent *sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    struct bufferevent *bev =
-        sock ? bufferevent_filter_new(sock, NULL, NULL, BEV_OPT_CLOSE_ON_FREE, on_filter_free, conn) : NULL;
-    if (bev == NULL) {
-        if (sock != NULL)
-            bufferevent_free(sock);
-        api_conn_closed(conn);
-    }
-    api_conn_attach(conn, bev);
-    return bev;
-}
-
 /* Each connection takes a reference to the identity current when it arrives. Never returns NULL
  * for a TLS server: evhttp would then serve the connection in the clear. Out of memory, it returns a
  * bufferevent whose handshake cannot succeed. */
@@ -194,17 +163,20 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     struct loop *l = arg;
     struct api_server *s = l->srv;
     struct api_conn *conn = api_conns_accepted(l->conns);
-    if (!s->cfg.tls)
-        return plain_bev(base, conn);
+    struct bufferevent *bev = NULL;
+    if (!s->cfg.tls) { /* what evhttp would make; NULL: evhttp tries itself, untracked */
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        api_conn_attach(conn, bev);
+        return bev;
+    }
     pthread_mutex_lock(&s->ctx_lock);
     SSL *ssl = SSL_new(s->ssl_ctx);
     pthread_mutex_unlock(&s->ctx_lock);
-    if (ssl == NULL || SSL_set_ex_data(ssl, conn_index, conn) != 1)
-        abort(); /* cannot happen short of memory exhaustion; never fall back to plain HTTP */
-    struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                               BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+              : NULL;
     if (bev == NULL)
-        abort();
+        abort(); /* cannot happen short of memory exhaustion; never fall back to plain HTTP */
     api_conn_attach(conn, bev);
     return bev;
 }
@@ -495,6 +467,7 @@ void api_server_stop(struct api_server *s)
         struct loop *l = &s->loops[i];
         if (l->started)
             pthread_join(l->thread, NULL);
+        api_conns_unbind(l->conns);
         if (l->http)
             evhttp_free(l->http);
         /* connections still open free their TLS bufferevents through deferred callbacks and
