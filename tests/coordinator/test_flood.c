@@ -136,14 +136,14 @@ struct measured {
     int tries;
 };
 
-/* Holds the flood on `port` for 10 s while clients of both ports are served. */
-static void serve_through_a_flood(uint16_t port, struct measured *m, struct flood *f)
+/* Holds the flood on `port` for `seconds` while clients of both ports are served. */
+static void serve_through_a_flood(uint16_t port, double seconds, struct measured *m, struct flood *f)
 {
     memset(m, 0, sizeof(*m));
     flood_start(f, port);
     long before = file_size(q.log);
     double start = qt_now();
-    while (qt_now() - start < 10.0) {
+    while (qt_now() - start < seconds) {
         flood_round(f);
         double s = status_seconds(20000), a = activate_seconds();
         m->status_max = s > m->status_max ? s : m->status_max;
@@ -174,7 +174,7 @@ Test(flood, the_client_port_flooded_under_a_small_descriptor_limit, .init = setu
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
     struct measured m;
     struct flood f;
-    serve_through_a_flood(q.client_port, &m, &f);
+    serve_through_a_flood(q.client_port, 10.0, &m, &f);
     report("client port flooded", &m, &f);
     cr_assert_lt(m.log_growth, 1 << 20, "the log grew %ld bytes in %.1f s", m.log_growth, m.seconds);
     flood_stop(&f);
@@ -188,7 +188,7 @@ Test(flood, the_mesh_port_flooded_under_a_small_descriptor_limit, .init = setup,
     cr_assert_eq(qc_set_manifest(&q, "coordinator.json"), 200);
     struct measured m;
     struct flood f;
-    serve_through_a_flood(q.mesh_port, &m, &f);
+    serve_through_a_flood(q.mesh_port, 5.0, &m, &f);
     report("mesh port flooded", &m, &f);
     cr_assert_lt(m.log_growth, 1 << 20, "the log grew %ld bytes in %.1f s", m.log_growth, m.seconds);
     flood_stop(&f);
@@ -196,7 +196,8 @@ Test(flood, the_mesh_port_flooded_under_a_small_descriptor_limit, .init = setup,
 }
 
 /* A cap above what the descriptors allow: accept() fails with EMFILE. The server pauses, closes
- * waiting connections and logs that once per 10 s, instead of spinning and logging every failure. */
+ * waiting connections and logs that once per 10 s, instead of spinning and logging every failure
+ * (18 MB/s before). */
 Test(flood, accept_errors_pause_and_are_logged_rate_limited, .init = setup, .fini = teardown, TIMEOUT)
 {
     q.nofile = NOFILE;
@@ -208,7 +209,7 @@ Test(flood, accept_errors_pause_and_are_logged_rate_limited, .init = setup, .fin
     long before = file_size(q.log);
     double start = qt_now(), worst = 0;
     int tries = 0;
-    while (qt_now() - start < 10.0) {
+    while (qt_now() - start < 5.0) {
         flood_round(&f);
         double s = status_seconds(30000);
         worst = s > worst ? s : worst;
