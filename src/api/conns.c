@@ -6,9 +6,10 @@
  * A connection is PENDING from its accept until evhttp has made its connection object (later in
  * the same loop iteration: then it gets our close callback); WAITING (for a complete request:
  * handshake, headers, body) from then or from its last response; BUSY from the complete request
- * until its response is sent; CLOSING once we shut its socket down, until evhttp notices and frees
- * it. Each state is a list; WAITING is in order of `since`, so the oldest is at its head, for
- * eviction and for the deadline alike.
+ * until its response is sent. Each state is a list; WAITING is in order of `since`, so the oldest
+ * is at its head, for eviction and for the deadline alike. Evicting frees the evhttp connection
+ * at once, from our own callbacks, never from one of that connection's: no request that arrives
+ * later can reach a handler whose answer would then be lost.
  *
  * evhttp (2.1) tells nobody of a new connection. It makes the bufferevent through our callback,
  * before the connection object exists, and then sets the bufferevent's callbacks with that object
@@ -29,12 +30,13 @@
 
 #include "conns_int.h"
 
-enum conn_state { CONN_PENDING, CONN_WAITING, CONN_BUSY, CONN_CLOSING, CONN_STATES };
+enum conn_state { CONN_PENDING, CONN_WAITING, CONN_BUSY, CONN_STATES };
 
 struct api_conn {
     struct api_conns *owner;
-    struct bufferevent *bev; /* NULL until attached; referenced while PENDING */
-    double since;            /* WAITING: accepted or last response sent, monotonic seconds */
+    struct bufferevent *bev;         /* NULL until attached; referenced while PENDING */
+    struct evhttp_connection *evcon; /* from adoption on */
+    double since; /* WAITING: accepted or last response sent, monotonic seconds */
     enum conn_state state;
     TAILQ_ENTRY(api_conn) link;
 };
@@ -48,7 +50,7 @@ struct api_conns {
     struct event *unpause;      /* ends the pause after an accept error */
     struct event *sweep;        /* enforces the request deadline, every second */
     struct conn_list lists[CONN_STATES];
-    size_t open; /* all but CLOSING: what counts against the cap */
+    size_t open; /* records: what counts against the cap */
     bool full;   /* over the cap with nothing to evict: not accepting */
     bool paused; /* after an accept error */
 };
@@ -66,32 +68,8 @@ static void move_to(struct api_conn *conn, enum conn_state to)
 {
     struct api_conns *c = conn->owner;
     TAILQ_REMOVE(&c->lists[conn->state], conn, link);
-    if (to == CONN_CLOSING && conn->state != CONN_CLOSING)
-        c->open--;
     conn->state = to;
     TAILQ_INSERT_TAIL(&c->lists[to], conn, link);
-}
-
-/* Shuts the socket down for reading: evhttp reads end-of-file and frees the connection, which ends
- * in conn_closed. Not for writing: OpenSSL still sends its alert, and a write on a socket shut
- * for writing would raise SIGPIPE. */
-static void evict(struct api_conn *conn)
-{
-    evutil_socket_t fd = bufferevent_getfd(conn->bev);
-    if (fd >= 0)
-        shutdown(fd, SHUT_RD);
-    move_to(conn, CONN_CLOSING);
-}
-
-static size_t evict_oldest(struct api_conns *c, size_t n)
-{
-    size_t done = 0;
-    struct api_conn *conn;
-    while (done < n && (conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL) {
-        evict(conn);
-        done++;
-    }
-    return done;
 }
 
 static void accept_more(struct api_conns *c)
@@ -105,8 +83,7 @@ static void conn_closed(struct api_conn *conn)
 {
     struct api_conns *c = conn->owner;
     TAILQ_REMOVE(&c->lists[conn->state], conn, link);
-    if (conn->state != CONN_CLOSING)
-        c->open--;
+    c->open--;
     if (c->full && c->open < c->cfg.cap) {
         c->full = false;
         accept_more(c);
@@ -120,6 +97,26 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
     conn_closed(arg);
 }
 
+/* Closes a WAITING connection: the client sees it closed, as after evhttp's own timeouts. */
+static void evict(struct api_conn *conn)
+{
+    struct evhttp_connection *evcon = conn->evcon;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    conn_closed(conn);
+    evhttp_connection_free(evcon);
+}
+
+static size_t evict_oldest(struct api_conns *c, size_t n)
+{
+    size_t done = 0;
+    struct api_conn *conn;
+    while (done < n && (conn = TAILQ_FIRST(&c->lists[CONN_WAITING])) != NULL) {
+        evict(conn);
+        done++;
+    }
+    return done;
+}
+
 /* A PENDING connection's evhttp connection gets our close callback, or, when evhttp freed it
  * already, the record goes. */
 static void adopt(struct api_conn *conn)
@@ -131,6 +128,7 @@ static void adopt(struct api_conn *conn)
     if (eventcb == NULL || evcon == NULL) {
         conn_closed(conn);
     } else {
+        conn->evcon = evcon;
         evhttp_connection_set_closecb(evcon, on_close, conn);
         move_to(conn, CONN_WAITING);
     }
