@@ -235,11 +235,32 @@ QY_API int api_http_parse_response(struct view in, int *status, struct view *bod
 
 /*
  * An HTTP(S) server: HTTP/1.1 from libevent's evhttp over bufferevent_openssl, TLS 1.3 only. It runs
- * `threads` event loops, each with its own listening socket on the same address (SO_REUSEPORT, so
- * the kernel spreads connections), and calls the handler on the loop's thread. Handlers may block
- * briefly (a durable commit): other loops keep serving meanwhile. Bodies above max_body and clients
- * slower than timeout_seconds are cut off by evhttp (its own plain 413/400 answers and closes);
- * everything that reaches the handler is answered by it.
+ * `threads` event loops and calls the handler on the loop's thread. Handlers may block briefly (a
+ * durable commit): other loops keep serving meanwhile. Bodies above max_body are cut off by evhttp
+ * (its own plain 413/400 answers and closes); everything that reaches the handler is answered by it.
+ *
+ * One listening socket per server, never SO_REUSEPORT: a second process on the same address fails
+ * to start ("the address is in use") instead of silently taking a share of the connections. The
+ * loops accept on descriptors of that one socket; a loop accepts one connection per wake-up, so a
+ * connection goes to whichever loop is free first.
+ *
+ * Connections are admitted so that a flood of idle or slow clients can neither exhaust the
+ * process's descriptors nor lock other clients out:
+ * - A server holds at most max_connections, split evenly over its loops. A connection is "waiting"
+ *   from its accept (or from its last response) until its next request is complete, "busy" while
+ *   that request is handled and answered. When a new connection would exceed the loop's share,
+ *   the loop closes its oldest waiting connection to make room: holding a slot costs an attacker a
+ *   fresh connection for each one a client opens, and a client that completes its request within a
+ *   handshake's time gets in. Only when every other connection is busy does the loop stop accepting,
+ *   until one closes (new clients then wait in the kernel's backlog). There is no limit per peer
+ *   address: behind a proxy or on one host, every peer has the same address.
+ * - request_timeout_seconds bounds the whole of a request: TLS handshake, headers and body must be
+ *   complete that long after the accept or the last response, however the bytes trickle in;
+ *   timeout_seconds also cuts a connection idle (nothing read or written) that long.
+ * - When accept() fails (out of descriptors, out of memory), the loop pauses accepting for
+ *   QY_ACCEPT_PAUSE_MS, closes up to QY_ACCEPT_EVICT_BATCH of its waiting connections, and the
+ *   server logs it at most once per QY_ACCEPT_LOG_SECONDS with the count of errors in between.
+ * Each server has its own cap, so a flood of one port leaves the others their connections.
  */
 enum api_client_auth {
     API_CLIENT_CERT_NONE,    /* no certificate asked */
@@ -266,15 +287,20 @@ struct api_server_config {
     enum api_client_auth client_auth;
     int threads;
     size_t max_body;
-    int timeout_seconds;
+    int timeout_seconds;         /* idle; 0: QY_IDLE_TIMEOUT_SECONDS */
     api_handler handler;
     void *ctx;
+    size_t max_connections;      /* at once, at least `threads`; 0: QY_SERVER_CONNECTIONS_DEFAULT */
+    int request_timeout_seconds; /* 0: QY_REQUEST_TIMEOUT_SECONDS */
 };
 
 struct api_server;
 struct crypto_key;
 
-/* Binds and starts serving. With tls, no connection succeeds until an identity is set. */
+/* Binds and starts serving. With tls, no connection succeeds until an identity is set. Borrows
+ * `cfg` (its strings are copied or not kept); returns an owned server (api_server_stop). ERR_IO
+ * when the address cannot be bound (in use: the message says so), ERR_RANGE for a cap or timeout
+ * out of bounds. */
 QY_API int api_server_start(const struct api_server_config *cfg, struct api_server **out) QY_MUST_USE;
 /* Sets (or replaces) the TLS certificate chain (DER certificates, leaf first) and its key. Existing
  * connections keep the old identity. The key is referenced, not copied. */

@@ -1,16 +1,19 @@
 /*
- * The HTTP(S) server: N event loops, one listening socket each (SO_REUSEPORT), evhttp on top of
- * bufferevent_openssl. See api.h for the contract.
+ * The HTTP(S) server: N event loops sharing one listening socket (each through its own descriptor
+ * of it), evhttp on top of bufferevent_openssl; conns.c admits the connections. See api.h for the
+ * contract.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,12 +30,14 @@
 
 #include "api.h"
 #include "api_int.h"
+#include "conns_int.h"
 #include "crypto/crypto.h"
 
 struct loop {
     struct api_server *srv;
     struct event_base *base;
     struct evhttp *http;
+    struct api_conns *conns;
     struct event *wake; /* made active by api_server_stop: breaks the loop from inside */
     pthread_t thread;
     bool started;
@@ -46,6 +51,7 @@ struct api_server {
     SSL_CTX *ssl_ctx; /* current identity; until one is set, a context without a certificate */
     struct loop *loops;
     int nloops;
+    struct api_log_limit accept_log;
 };
 
 struct api_request {
@@ -60,10 +66,20 @@ struct api_request {
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static struct api_log_limit libevent_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+
+/* libevent's own warnings can be caused from outside (a flood of bad connections): rate-limited. */
+static void on_libevent_log(int severity, const char *msg)
+{
+    unsigned long suppressed;
+    if (severity >= EVENT_LOG_WARN && api_log_limit_allow(&libevent_log, QY_ACCEPT_LOG_SECONDS, &suppressed))
+        log_warn("api", "libevent", LF_STR("message", msg), LF_UINT("suppressed", suppressed));
+}
 
 static void init_evthread(void)
 {
     evthread_use_pthreads();
+    event_set_log_callback(on_libevent_log);
 }
 
 /* Listening ------------------------------------------------------------------------------------ */
@@ -85,13 +101,13 @@ static int parse_addr(const char *addr, char *host, size_t host_size, char *port
     return 0;
 }
 
-/* A listening socket with SO_REUSEPORT and TCP_NODELAY (inherited by accepted sockets on Linux). */
-static int listen_on(const char *addr, uint16_t want_port, int *out_fd, uint16_t *out_port)
+/* The one listening socket, with TCP_NODELAY (inherited by accepted sockets on Linux). Never
+ * SO_REUSEPORT: a second process on the same address must fail, not take half the connections.
+ * SO_REUSEADDR only lets a restarted Coordinator bind while old connections are in TIME_WAIT. */
+static int listen_on(const char *addr, int *out_fd, uint16_t *out_port)
 {
     char host[256], port[16];
     TRY(parse_addr(addr, host, sizeof(host), port, sizeof(port)));
-    if (want_port != 0)
-        snprintf(port, sizeof(port), "%u", want_port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
@@ -102,10 +118,13 @@ static int listen_on(const char *addr, uint16_t want_port, int *out_fd, uint16_t
         if (fd < 0)
             continue;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-            r = err_fail(ERR_IO, __func__, "cannot listen on %s: %s", addr, strerror(errno));
+            if (errno == EADDRINUSE)
+                r = err_fail(ERR_IO, __func__, "cannot listen on %s: the address is in use (another Coordinator?)",
+                             addr);
+            else
+                r = err_fail(ERR_IO, __func__, "cannot listen on %s: %s", addr, strerror(errno));
             close(fd);
             fd = -1;
         }
@@ -141,16 +160,24 @@ static int server_ctx(const struct api_server *s, const struct view *chain, size
  * bufferevent whose handshake cannot succeed. */
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
-    struct api_server *s = arg;
+    struct loop *l = arg;
+    struct api_server *s = l->srv;
+    struct api_conn *conn = api_conns_accepted(l->conns);
+    struct bufferevent *bev = NULL;
+    if (!s->cfg.tls) { /* what evhttp would make; NULL: evhttp tries itself, untracked */
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        api_conn_attach(conn, bev);
+        return bev;
+    }
     pthread_mutex_lock(&s->ctx_lock);
     SSL *ssl = SSL_new(s->ssl_ctx);
     pthread_mutex_unlock(&s->ctx_lock);
-    struct bufferevent *bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
-                                  : NULL;
-    if (bev == NULL) {
+    bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                               BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+              : NULL;
+    if (bev == NULL)
         abort(); /* cannot happen short of memory exhaustion; never fall back to plain HTTP */
-    }
+    api_conn_attach(conn, bev);
     return bev;
 }
 
@@ -201,8 +228,10 @@ static double monotonic_seconds(void)
 
 static void on_request(struct evhttp_request *ev, void *arg)
 {
-    struct api_server *s = arg;
+    struct loop *l = arg;
+    struct api_server *s = l->srv;
     double started = monotonic_seconds();
+    api_conns_request(l->conns, ev);
     struct api_request r = {.ev = ev};
     struct api_response resp = {0, NULL, false, BUF_INIT, NULL};
     r.query.tqh_first = NULL;
@@ -315,6 +344,7 @@ int api_req_tls_exporter(const struct api_request *r, const char *label, uint8_t
 static void *loop_main(void *arg)
 {
     struct loop *l = arg;
+    api_conns_enter(l->conns);
     event_base_dispatch(l->base);
     return NULL;
 }
@@ -327,23 +357,69 @@ static void on_wake(evutil_socket_t fd, short what, void *base)
     event_base_loopbreak(base);
 }
 
-static int loop_init(struct api_server *s, struct loop *l, int fd)
+/* Takes `fd`: it is closed with the loop, or here on failure. */
+static int loop_init(struct api_server *s, struct loop *l, int fd, size_t cap)
 {
     l->srv = s;
     l->base = event_base_new();
     l->http = l->base ? evhttp_new(l->base) : NULL;
     l->wake = l->http ? event_new(l->base, -1, 0, on_wake, l->base) : NULL;
+    if (l->wake == NULL)
+        close(fd);
     ENSURE(l->wake != NULL, ERR_NOMEM, "cannot create an event loop");
-    evhttp_set_gencb(l->http, on_request, s);
+    evhttp_set_gencb(l->http, on_request, l);
     evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
     /* evhttp cuts off bodies far above our limit; the exact limit is answered in JSend above */
     evhttp_set_max_body_size(l->http, (ev_ssize_t)(s->cfg.max_body + 64 * 1024));
     evhttp_set_max_headers_size(l->http, 16 * 1024);
-    evhttp_set_timeout(l->http, s->cfg.timeout_seconds > 0 ? s->cfg.timeout_seconds : 30);
-    if (s->cfg.tls)
-        evhttp_set_bevcb(l->http, make_bev, s);
-    ENSURE(evhttp_accept_socket_with_handle(l->http, fd) != NULL, ERR_IO, "cannot accept on the socket");
+    evhttp_set_timeout(l->http, s->cfg.timeout_seconds);
+    evhttp_set_bevcb(l->http, make_bev, l);
+    struct api_conns_config cc = {s->name, cap, s->cfg.request_timeout_seconds, &s->accept_log};
+    return api_conns_new(l->base, l->http, fd, &cc, &l->conns);
+}
+
+/* Defaults for what the caller left 0, and the checks of the rest. */
+static int server_config(struct api_server *s, const struct api_server_config *cfg)
+{
+    s->cfg = *cfg;
+    snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "server");
+    s->cfg.name = s->name;
+    s->cfg.addr = NULL; /* not kept */
+    if (s->cfg.timeout_seconds <= 0)
+        s->cfg.timeout_seconds = QY_IDLE_TIMEOUT_SECONDS;
+    if (s->cfg.request_timeout_seconds <= 0)
+        s->cfg.request_timeout_seconds = QY_REQUEST_TIMEOUT_SECONDS;
+    if (s->cfg.max_connections == 0)
+        s->cfg.max_connections = QY_SERVER_CONNECTIONS_DEFAULT;
+    s->nloops = cfg->threads > 0 ? cfg->threads : 1;
+    ENSURE(s->cfg.max_connections >= (size_t)s->nloops && s->cfg.max_connections <= QY_SERVER_CONNECTIONS_MAX,
+           ERR_RANGE, "the %s server's connection cap is %zu; it needs at least one per thread (%d) and at most %u",
+           s->name, s->cfg.max_connections, s->nloops, QY_SERVER_CONNECTIONS_MAX);
+    ENSURE(s->cfg.request_timeout_seconds <= QY_REQUEST_TIMEOUT_MAX, ERR_RANGE,
+           "a request timeout of %d s is above the limit of %u s", s->cfg.request_timeout_seconds,
+           QY_REQUEST_TIMEOUT_MAX);
+    return 0;
+}
+
+/* One listening socket; every loop accepts on a descriptor of its own for it. */
+static int start_loops(struct api_server *s, const char *addr)
+{
+    int fd = -1;
+    TRY(listen_on(addr, &fd, &s->port));
+    for (int i = 0; i < s->nloops; i++) {
+        int lfd = i + 1 == s->nloops ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (lfd < 0) {
+            close(fd);
+            FAIL(ERR_IO, "cannot share the listening socket: %s", strerror(errno));
+        }
+        int r = loop_init(s, &s->loops[i], lfd, s->cfg.max_connections / (size_t)s->nloops);
+        if (r < 0) {
+            if (lfd != fd)
+                close(fd);
+            return r;
+        }
+    }
     return 0;
 }
 
@@ -354,25 +430,14 @@ int api_server_start(const struct api_server_config *cfg, struct api_server **ou
     pthread_once(&evthread_once, init_evthread);
     struct api_server *s = calloc(1, sizeof(*s));
     ENSURE(s != NULL, ERR_NOMEM, "cannot allocate a server");
-    s->cfg = *cfg;
-    snprintf(s->name, sizeof(s->name), "%s", cfg->name ? cfg->name : "server");
-    s->cfg.name = s->name;
-    s->cfg.addr = NULL; /* not kept */
     pthread_mutex_init(&s->ctx_lock, NULL);
+    pthread_mutex_init(&s->accept_log.lock, NULL);
+    TRY_OUT(server_config(s, cfg));
     if (cfg->tls)
         TRY_OUT(server_ctx(s, NULL, 0, NULL, &s->ssl_ctx));
-    s->nloops = cfg->threads > 0 ? cfg->threads : 1;
     s->loops = calloc((size_t)s->nloops, sizeof(*s->loops));
     ENSURE_OUT(s->loops != NULL, ERR_NOMEM, "cannot allocate event loops");
-    for (int i = 0; i < s->nloops; i++) {
-        int fd = -1;
-        TRY_OUT(listen_on(cfg->addr, s->port, &fd, &s->port)); /* later loops join the first's port */
-        r = loop_init(s, &s->loops[i], fd);
-        if (r < 0) {
-            close(fd);
-            goto out;
-        }
-    }
+    TRY_OUT(start_loops(s, cfg->addr));
     for (int i = 0; i < s->nloops; i++) {
         ENSURE_OUT(pthread_create(&s->loops[i].thread, NULL, loop_main, &s->loops[i]) == 0, ERR_IO,
                    "cannot start a server thread");
@@ -402,12 +467,14 @@ void api_server_stop(struct api_server *s)
         struct loop *l = &s->loops[i];
         if (l->started)
             pthread_join(l->thread, NULL);
+        api_conns_unbind(l->conns);
         if (l->http)
             evhttp_free(l->http);
         /* connections still open free their TLS bufferevents through deferred callbacks and
          * finalizers: run them here (the loop's thread is gone), or they would leak */
         for (int k = 0; l->base && k < 4; k++)
             event_base_loop(l->base, EVLOOP_NONBLOCK);
+        api_conns_free(l->conns);
         if (l->wake)
             event_free(l->wake);
         if (l->base)
@@ -416,5 +483,6 @@ void api_server_stop(struct api_server *s)
     free(s->loops);
     SSL_CTX_free(s->ssl_ctx);
     pthread_mutex_destroy(&s->ctx_lock);
+    pthread_mutex_destroy(&s->accept_log.lock);
     free(s);
 }

@@ -201,6 +201,38 @@
 /* HTTP response headers the activation client reads (evhttp sends a few hundred bytes). */
 #define QY_HTTP_HEADER_MAX (16u * 1024)
 
+/* Connections the HTTP servers hold at once (--max-connections). Each costs a descriptor and, with
+ * TLS, ~50 KiB of buffers; 65536 is 3 GiB of them, more than one Coordinator should ever hold. Below
+ * 8 a server can be kept busy by a handful of slow clients. Without a flag, the cap comes from the
+ * descriptor limit: QY_FD_RESERVE descriptors stay for the store (SQLite's database, journal and
+ * shared memory), standard streams, collateral fetches and files, QY_FD_PER_LOOP for each event
+ * loop (as counted in /proc: its epoll, its wake-up eventfd, libevent's signal pipe of two, its
+ * descriptor of the listening socket), and the metrics server holds at most
+ * QY_METRICS_CONNECTIONS (Prometheus scrapers are few). */
+#define QY_SERVER_CONNECTIONS_MAX 65536
+#define QY_SERVER_CONNECTIONS_MIN 8
+/* A server started without a cap (tests, programs other than the Coordinator). */
+#define QY_SERVER_CONNECTIONS_DEFAULT 512
+#define QY_FD_RESERVE 64
+#define QY_FD_PER_LOOP 5
+#define QY_METRICS_CONNECTIONS 16
+/* A client has this long, from its connection or from the server's last response to it, to
+ * deliver a complete request: TLS handshake, headers and body (--request-timeout). A manifest
+ * (the largest body, ~5.6 MiB) takes well under a second on a LAN; a marble needs a handshake and a
+ * quote (Gramine's DCAP quote takes tens of milliseconds). Data trickled byte by byte does not
+ * extend it. At most an hour. Between bytes, evhttp's idle timeout QY_IDLE_TIMEOUT_SECONDS applies
+ * too, also while a response is written. */
+#define QY_REQUEST_TIMEOUT_SECONDS 10
+#define QY_REQUEST_TIMEOUT_MAX 3600
+#define QY_IDLE_TIMEOUT_SECONDS 30
+/* accept() failing (out of descriptors or memory) pauses that loop's accepting this long and closes
+ * up to QY_ACCEPT_EVICT_BATCH of its connections without a request in progress, so the loop neither
+ * spins nor stays locked out; one log line per server and QY_ACCEPT_LOG_SECONDS says so, with the
+ * count of errors since the last line. */
+#define QY_ACCEPT_PAUSE_MS 50
+#define QY_ACCEPT_EVICT_BATCH 16
+#define QY_ACCEPT_LOG_SECONDS 10
+
 /* Metric series kept per kind (request and activation label sets); a manifest with more marble
  * types than this folds the rest together rather than growing memory per hostile request. */
 #define QY_METRICS_SERIES_MAX 512

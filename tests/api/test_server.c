@@ -2,10 +2,12 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "crypto/crypto.h"
 #include "qt.h"
+#include "qt_net.h"
 
 struct seen {
     size_t peer_certs;
@@ -38,11 +40,11 @@ static struct crypto_key *server_key;
 static struct buf server_cert;
 static char server_pem[8192];
 
-static struct api_server *start(enum api_client_auth auth, int threads, bool identity)
+static struct api_server *start_with(const struct api_server_config *cfg, bool identity)
 {
-    struct api_server_config cfg = {"test", "127.0.0.1:0", true, auth, threads, 1024, 5, echo, NULL};
     struct api_server *s;
-    cr_assert_eq(api_server_start(&cfg, &s), 0, "%s", err_detail(-4));
+    int r = api_server_start(cfg, &s);
+    cr_assert_eq(r, 0, "%s", err_detail(r));
     if (identity) {
         cr_assert_eq(crypto_key_generate(CRYPTO_KEY_EC_P256, 0, &server_key), 0);
         buf_reset(&server_cert);
@@ -55,6 +57,12 @@ static struct api_server *start(enum api_client_auth auth, int threads, bool ide
         buf_free(&pem);
     }
     return s;
+}
+
+static struct api_server *start(enum api_client_auth auth, int threads, bool identity)
+{
+    struct api_server_config cfg = {"test", "127.0.0.1:0", true, auth, threads, 1024, 5, echo, NULL};
+    return start_with(&cfg, identity);
 }
 
 static void stop(struct api_server *s)
@@ -237,5 +245,112 @@ Test(server, many_requests_across_loops)
         json_decref(call(c, API_GET, "/", "", 200));
         api_client_free(c);
     }
+    stop(s);
+}
+
+/* Issue 13, item 5: SO_REUSEPORT let a second server (another process) bind the same address and
+ * take a share of the connections. */
+Test(server, a_second_server_on_the_same_address_fails)
+{
+    struct api_server *s = start(API_CLIENT_CERT_NONE, 4, true);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", api_server_port(s));
+    struct api_server_config cfg = {"second", addr, true, API_CLIENT_CERT_NONE, 2, 1024, 5, echo, NULL};
+    struct api_server *s2 = NULL;
+    int r = api_server_start(&cfg, &s2);
+    cr_assert_eq(r, ERR_IO, "the second server started (%d)", r);
+    cr_assert_null(s2);
+    char want[128];
+    snprintf(want, sizeof(want), "cannot listen on %s: the address is in use (another Coordinator?)", addr);
+    cr_assert_str_eq(err_detail(r), want);
+    for (int i = 0; i < 8; i++) { /* the first keeps serving, on all its loops */
+        struct api_client *c = client(s, "", "");
+        json_decref(call(c, API_GET, "/", "", 200));
+        api_client_free(c);
+    }
+    stop(s);
+}
+
+Test(server, caps_and_timeouts_out_of_range_are_refused)
+{
+    struct api_server_config cfg = {"test", "127.0.0.1:0", true, API_CLIENT_CERT_NONE, 4, 1024, 5, echo, NULL, 3, 0};
+    struct api_server *s = NULL;
+    cr_assert_eq(api_server_start(&cfg, &s), ERR_RANGE);
+    cr_assert_str_eq(err_detail(ERR_RANGE),
+                     "the test server's connection cap is 3; it needs at least one per thread (4) and at most 65536");
+    cfg.max_connections = 65537;
+    cr_assert_eq(api_server_start(&cfg, &s), ERR_RANGE);
+    cfg.max_connections = 0;
+    cfg.request_timeout_seconds = 3601;
+    cr_assert_eq(api_server_start(&cfg, &s), ERR_RANGE);
+    cr_assert_str_eq(err_detail(ERR_RANGE), "a request timeout of 3601 s is above the limit of 3600 s");
+    cr_assert_null(s);
+}
+
+/* Issue 13, item 1: evhttp's timeout is idle time, so a client sending a byte a second held its
+ * connection forever. The request deadline (2 s here) counts from the accept, whatever arrives.
+ * The idle timeout is 60 s, so only the deadline can cut these. */
+static void assert_cut(bool tls, const char *prefix, size_t prefix_size, const char *what)
+{
+    struct api_server_config cfg = {"test", "127.0.0.1:0", tls, API_CLIENT_CERT_NONE, 1, 1024, 60, echo, NULL, 0, 2};
+    struct api_server *s = start_with(&cfg, tls);
+    int fd = qt_tcp_connect(api_server_port(s));
+    cr_assert_geq(fd, 0);
+    double cut = qt_tcp_trickle(fd, prefix, prefix_size, 'a', 1.0, 15.0);
+    fprintf(stderr, "%s, one byte a second: cut after %.2f s (deadline 2 s)\n", what, cut);
+    cr_assert(cut >= 1.5 && cut < 15.0, "%s trickled one byte a second was not cut at its deadline (%.2f)", what, cut);
+    close(fd);
+    if (tls) { /* and a prompt client is served */
+        struct api_client *c = client(s, "", "");
+        json_decref(call(c, API_GET, "/after", "", 200));
+        api_client_free(c);
+    }
+    stop(s);
+}
+
+Test(server, trickled_headers_are_cut_at_the_request_deadline)
+{
+    const char head[] = "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    assert_cut(false, head, sizeof(head) - 1, "a header");
+}
+
+Test(server, a_trickled_body_is_cut_at_the_request_deadline)
+{
+    const char head[] = "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n";
+    assert_cut(false, head, sizeof(head) - 1, "a body");
+}
+
+Test(server, a_trickled_tls_handshake_is_cut_at_the_request_deadline)
+{
+    const char record[] = {0x16, 0x03, 0x01, 0x02, 0x00}; /* a handshake record of 512 bytes, then slowly */
+    assert_cut(true, record, sizeof(record), "a TLS handshake");
+}
+
+/* Issue 13, item 1: idle connections took every descriptor and the server answered nobody. At its
+ * cap a server closes its oldest connection without a request in progress, so a real client gets in.
+ * Timeouts of 60 s: nothing else closes a connection during the test. */
+Test(server, at_the_cap_the_oldest_waiting_connection_makes_room)
+{
+    struct api_server_config cfg = {"test", "127.0.0.1:0", true, API_CLIENT_CERT_NONE, 1, 1024, 60, echo, NULL, 4, 60};
+    struct api_server *s = start_with(&cfg, true);
+    int idle[7];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = qt_tcp_connect(api_server_port(s));
+        cr_assert_geq(idle[i], 0);
+    }
+    for (int round = 0; round < 3; round++) { /* each client makes room by closing the oldest idle one */
+        struct api_client *c = client(s, "", "");
+        json_decref(call(c, API_GET, "/", "", 200));
+        api_client_free(c);
+        cr_assert(qt_tcp_closed_within(idle[round], 10.0), "idle connection %d was not closed", round);
+        idle[4 + round] = qt_tcp_connect(api_server_port(s)); /* and the attacker fills the slot again */
+        cr_assert_geq(idle[4 + round], 0);
+    }
+    /* the last three replacements are the newest: within the cap even while the server has yet to
+     * see the previous client's close */
+    for (int i = 4; i < 7; i++)
+        cr_assert_not(qt_tcp_closed_within(idle[i], 0.2), "idle connection %d is within the cap: kept", i);
+    for (int i = 0; i < 7; i++)
+        close(idle[i]);
     stop(s);
 }

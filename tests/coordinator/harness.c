@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,14 +63,18 @@ static bool read_ports(struct qc *q, const char *file)
     return ok;
 }
 
-/* Forks and execs the daemon; returns the ports file's path in `ports`. */
-static void spawn(struct qc *q, const char *const *extra, char ports[320])
+static void ports_file(const struct qc *q, char *out, size_t size)
 {
-    char exe[512], att[320], root[320];
+    snprintf(out, size, "%s/ports.json", q->dir);
+}
+
+void qc_spawn(struct qc *q, const char *const *extra)
+{
+    char exe[512], att[320], root[320], ports[320];
     snprintf(exe, sizeof(exe), "%s/src/programs/coordinator/quarry-coordinator", getenv("QY_BUILD_DIR"));
     snprintf(att, sizeof(att), "emulated:%s", q->kit);
     snprintf(root, sizeof(root), "%s/root_ca.pem", q->kit);
-    snprintf(ports, 320, "%s/ports.json", q->dir);
+    ports_file(q, ports, sizeof(ports));
     unlink(ports);
     const char *argv[32] = {exe, "--data-dir", q->data, "--client-addr", "127.0.0.1:0", "--mesh-addr", "127.0.0.1:0",
                             "--attestation", att, "--insecure-extra-root", root, "--mesh-threads", "4",
@@ -92,6 +97,9 @@ static void spawn(struct qc *q, const char *const *extra, char ports[320])
             dup2(fd, 2);
             dup2(fd, 1);
         }
+        struct rlimit rl = {q->nofile, q->nofile};
+        if (q->nofile != 0 && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(126);
         execv(exe, (char *const *)argv);
         _exit(127);
     }
@@ -100,7 +108,8 @@ static void spawn(struct qc *q, const char *const *extra, char ports[320])
 void qc_start(struct qc *q, const char *const *extra)
 {
     char ports[320];
-    spawn(q, extra, ports);
+    ports_file(q, ports, sizeof(ports));
+    qc_spawn(q, extra);
     for (int i = 0; i < 400; i++) {
         if (read_ports(q, ports) && answers(q))
             return;
@@ -115,7 +124,8 @@ void qc_start(struct qc *q, const char *const *extra)
 int qc_start_refused(struct qc *q, const char *const *extra)
 {
     char ports[320];
-    spawn(q, extra, ports);
+    ports_file(q, ports, sizeof(ports));
+    qc_spawn(q, extra);
     for (int i = 0; i < 1200; i++) {
         int st;
         if (waitpid(q->pid, &st, WNOHANG) == q->pid) {
@@ -127,6 +137,20 @@ int qc_start_refused(struct qc *q, const char *const *extra)
         nanosleep(&ts, NULL);
     }
     cr_assert_fail("quarry-coordinator neither served nor exited in 60 s; see %s", q->log);
+    return -1;
+}
+
+int qc_wait_exit(struct qc *q, double seconds)
+{
+    for (double waited = 0; waited < seconds; waited += 0.05) {
+        int st;
+        if (q->pid > 0 && waitpid(q->pid, &st, WNOHANG) == q->pid) {
+            q->pid = 0;
+            return st;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     return -1;
 }
 

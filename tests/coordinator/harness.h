@@ -25,15 +25,21 @@ struct qc {
     /* qc_start passes neither --attestation nor --insecure-extra-root: the test's own arguments or
      * the environment choose them. */
     bool no_attestation_args;
+    unsigned long nofile; /* RLIMIT_NOFILE of the daemon (set before qc_start); 0: the test's */
 };
 
 /* A fresh directory and testkit (`o` NULL: defaults). */
 void qc_init(struct qc *q, const struct att_testkit_options *o);
-/* Starts the daemon (extra arguments NULL-terminated) and waits until its client API answers. */
+/* Starts the daemon (extra arguments NULL-terminated, later ones override the harness's) and waits
+ * until its client API answers. */
 void qc_start(struct qc *q, const char *const *extra);
 /* Starts the daemon expecting it to refuse: waits (up to 60 s) for it to exit without ever having
  * served, and returns its wait status. */
 int qc_start_refused(struct qc *q, const char *const *extra);
+/* Only starts it (q->pid), for a daemon expected to fail; qc_wait_exit then waits for its end. */
+void qc_spawn(struct qc *q, const char *const *extra);
+/* Its wait status once it exited within `seconds`, or -1 when it is still running. */
+int qc_wait_exit(struct qc *q, double seconds);
 void qc_stop(struct qc *q);  /* SIGTERM, wait */
 void qc_kill9(struct qc *q); /* SIGKILL, wait */
 void qc_cleanup(struct qc *q);

@@ -2,7 +2,8 @@
  * quarry-coordinator: the Coordinator daemon. Wires the store, the attestation (own quotes and the
  * verifier of marble quotes), the coordinator and the three servers (client API, mesh API, metrics)
  * together from flags and MarbleRun's EDG_COORDINATOR_* variables, says loudly when it runs in an
- * insecure mode, and shuts down cleanly on SIGTERM/SIGINT.
+ * insecure mode, and shuts down cleanly on SIGTERM/SIGINT (SIGHUP is logged and ignored: the log
+ * goes to standard error, so there is no file to reopen).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -21,7 +23,7 @@
 struct options {
     const char *data_dir, *client_addr, *mesh_addr, *metrics_addr, *dns_names, *store, *attestation;
     const char *collateral, *pccs, *pccs_ca, *extra_root, *log_format, *log_level, *startup_manifest;
-    const char *mesh_threads, *client_threads, *ports_file;
+    const char *mesh_threads, *client_threads, *ports_file, *max_connections, *request_timeout;
     const char *recovery_manifest, *max_counters;
     const char *origin[32]; /* per option_defs entry: the variable its value came from, or NULL */
     bool help;
@@ -61,6 +63,10 @@ static const struct option_def option_defs[] = {
         "in recovery: allow (MarbleRun: a new manifest discards the sealed state) | refuse (recovery keys only)"),
     OPT("--max-counters-per-marble", "QUARRY_MAX_COUNTERS_PER_MARBLE", "1000", max_counters,
         "monotonic counters one marble may create"),
+    OPT("--max-connections", "QUARRY_MAX_CONNECTIONS", "auto", max_connections,
+        "connections the client and the mesh API each hold at once (auto: from the descriptor limit)"),
+    OPT("--request-timeout", "QUARRY_REQUEST_TIMEOUT", "10", request_timeout,
+        "seconds a client has for a whole request (TLS handshake, headers, body)"),
 };
 
 /* An insecure attestation chosen through the environment needs a variable that says so; the plain
@@ -147,6 +153,7 @@ struct app {
     struct store *store;
     struct coord *coord;
     struct api_server *client, *mesh, *metrics;
+    uint64_t mesh_threads, client_threads, max_connections, request_timeout;
     struct api_metrics_ctx metrics_ctx;
     /* identities issued before the servers started */
     struct buf pending_chain[2][2];
@@ -326,19 +333,54 @@ static int setup_attestation(struct app *a)
     return r;
 }
 
-static int start_server(const char *name, const char *addr, bool tls, enum api_client_auth auth,
-                        const char *threads, api_handler h, void *ctx, struct api_server **out)
+static int start_server(struct app *a, const char *name, const char *addr, bool tls, enum api_client_auth auth,
+                        uint64_t threads, uint64_t max_connections, api_handler h, void *ctx,
+                        struct api_server **out)
 {
-    uint64_t n;
-    char what[48];
-    snprintf(what, sizeof(what), "--%s-threads", name);
-    TRY(enc_dec_u64(what, threads, 1, QY_SERVER_THREADS_MAX, &n));
-    struct api_server_config cfg = {name, addr, tls, auth, (int)n, QY_API_BODY_MAX, 30, h, ctx};
+    struct api_server_config cfg = {name,    addr, tls, auth, (int)threads, QY_API_BODY_MAX, QY_IDLE_TIMEOUT_SECONDS,
+                                    h,       ctx,  (size_t)max_connections, (int)a->request_timeout};
     int r = api_server_start(&cfg, out);
     ENSURE(r == 0, r, "cannot start the %s server on %s: %s", name, addr, err_detail(r));
     log_info("coordinator", "listening", LF_STR("server", name), LF_STR("addr", addr),
-             LF_UINT("port", api_server_port(*out)));
+             LF_UINT("port", api_server_port(*out)), LF_UINT("max_connections", max_connections));
     return 0;
+}
+
+/* What the descriptor limit leaves each of the client and mesh servers: the reserve for the store,
+ * logs and outgoing connections, the event loops' own descriptors and the metrics server's
+ * connections come off first (limits.h). An explicit cap above that is honoured with a warning. */
+static int connection_cap(struct app *a)
+{
+    struct rlimit rl;
+    ENSURE(getrlimit(RLIMIT_NOFILE, &rl) == 0, ERR_IO, "cannot read the descriptor limit: %s", strerror(errno));
+    uint64_t limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    bool metrics = a->opt.metrics_addr != NULL;
+    uint64_t loops = a->mesh_threads + a->client_threads + (metrics ? 1 : 0);
+    uint64_t reserved = QY_FD_RESERVE + QY_FD_PER_LOOP * loops + (metrics ? QY_METRICS_CONNECTIONS : 0);
+    uint64_t fits = limit > reserved ? (limit - reserved) / 2 : 0;
+    if (strcmp(a->opt.max_connections, "auto") != 0) {
+        TRY(enc_dec_u64("--max-connections", a->opt.max_connections, QY_SERVER_CONNECTIONS_MIN,
+                        QY_SERVER_CONNECTIONS_MAX, &a->max_connections));
+        if (a->max_connections > fits)
+            log_warn("coordinator", "--max-connections is more than the descriptor limit leaves: a flood of "
+                     "connections can exhaust the descriptors", LF_UINT("max_connections", a->max_connections),
+                     LF_UINT("fits", fits), LF_UINT("descriptor_limit", limit));
+        return 0;
+    }
+    a->max_connections = fits < QY_SERVER_CONNECTIONS_MAX ? fits : QY_SERVER_CONNECTIONS_MAX;
+    uint64_t need = a->mesh_threads > QY_SERVER_CONNECTIONS_MIN ? a->mesh_threads : QY_SERVER_CONNECTIONS_MIN;
+    ENSURE(a->max_connections >= need && a->max_connections >= a->client_threads, ERR_RANGE,
+           "the descriptor limit of %llu leaves room for %llu connections per server, too few; raise it "
+           "(ulimit -n) or set --max-connections", (unsigned long long)limit, (unsigned long long)a->max_connections);
+    return 0;
+}
+
+static int server_settings(struct app *a)
+{
+    TRY(enc_dec_u64("--mesh-threads", a->opt.mesh_threads, 1, QY_SERVER_THREADS_MAX, &a->mesh_threads));
+    TRY(enc_dec_u64("--client-threads", a->opt.client_threads, 1, QY_SERVER_THREADS_MAX, &a->client_threads));
+    TRY(enc_dec_u64("--request-timeout", a->opt.request_timeout, 1, QY_REQUEST_TIMEOUT_MAX, &a->request_timeout));
+    return connection_cap(a);
 }
 
 static int coord_state_of(void *ctx)
@@ -385,6 +427,7 @@ static int run(struct app *a)
     ENSURE(n1 > 0 && (size_t)n1 < sizeof(a->db_path) && n2 > 0 && (size_t)n2 < sizeof(a->keyfile), ERR_TOO_LARGE,
            "--data-dir is too long (%zu bytes)", strlen(a->opt.data_dir));
     TRY(split_names(a));
+    TRY(server_settings(a));
     TRY(setup_attestation(a));
     warn_insecure_env(a);
     if (strcmp(a->mode, "sgx") != 0)
@@ -403,16 +446,16 @@ static int run(struct app *a)
     TRY(coordinator_settings(a, &cc));
     TRY(coord_new(&cc, &a->coord));
     /* The mesh first: once the client API answers, everything is up. */
-    TRY(start_server("mesh", a->opt.mesh_addr, true, API_CLIENT_CERT_REQUIRE, a->opt.mesh_threads,
-                     api_mesh_api_handler, a->coord, &a->mesh));
+    TRY(start_server(a, "mesh", a->opt.mesh_addr, true, API_CLIENT_CERT_REQUIRE, a->mesh_threads,
+                     a->max_connections, api_mesh_api_handler, a->coord, &a->mesh));
     TRY(apply_pending(a, COORD_SERVER_MESH_API, a->mesh));
-    TRY(start_server("client", a->opt.client_addr, true, API_CLIENT_CERT_REQUEST, a->opt.client_threads,
-                     api_client_api_handler, a->coord, &a->client));
+    TRY(start_server(a, "client", a->opt.client_addr, true, API_CLIENT_CERT_REQUEST, a->client_threads,
+                     a->max_connections, api_client_api_handler, a->coord, &a->client));
     TRY(apply_pending(a, COORD_SERVER_CLIENT_API, a->client));
     if (a->opt.metrics_addr != NULL) {
         a->metrics_ctx = (struct api_metrics_ctx){coord_state_of, a, a->mode, a->insecure_text};
-        TRY(start_server("metrics", a->opt.metrics_addr, false, API_CLIENT_CERT_NONE, "1", api_metrics_handler,
-                         &a->metrics_ctx, &a->metrics));
+        TRY(start_server(a, "metrics", a->opt.metrics_addr, false, API_CLIENT_CERT_NONE, 1, QY_METRICS_CONNECTIONS,
+                         api_metrics_handler, &a->metrics_ctx, &a->metrics));
     }
     TRY(set_startup_manifest(a));
     if (a->opt.ports_file != NULL) { /* for scripts and tests that let the kernel pick ports (:0) */
@@ -460,6 +503,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -480,7 +524,8 @@ int main(int argc, char **argv)
     r = run(&a);
     if (r == 0) {
         int sig = 0;
-        sigwait(&stop, &sig);
+        while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) /* the conventional "reopen your log" */
+            log_info("coordinator", "SIGHUP: the log goes to standard error, nothing to reopen; still running");
         log_info("coordinator", "shutting down", LF_INT("signal", sig));
     } else {
         log_error("coordinator", "cannot start", LF_STR("error", err_detail(r)));
