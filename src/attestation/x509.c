@@ -151,6 +151,13 @@ static bool starts_with(struct view v, const char *s)
     return v.size >= n && memcmp(v.ptr, s, n) == 0;
 }
 
+/* The first `s` in v, or NULL; never looks outside v (and never passes memmem a NULL). */
+static const uint8_t *find(struct view v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.size >= n ? memmem(v.ptr, v.size, s, n) : NULL;
+}
+
 /* Base64 that decodes and re-encodes to the same characters (ignoring line breaks): no spare bits,
  * no stray characters, so different text never means the same certificate. */
 static int b64_strict(struct view body, struct buf *der)
@@ -180,7 +187,7 @@ static int pem_block(struct rd *r, const char *label, struct buf *der)
            rd_offset(r));
     TRY(rd_skip(r, strlen(begin)));
     struct view rest = rd_peek(r);
-    const uint8_t *e = memmem(rest.ptr, rest.size, end, strlen(end));
+    const uint8_t *e = find(rest, end);
     ENSURE(e != NULL, ERR_ENCODING, "no \"%s\" after offset %zu", end, rd_offset(r));
     struct view body;
     TRY(rd_bytes(r, (size_t)(e - rest.ptr), &body));
@@ -216,17 +223,11 @@ void att_certs_free(X509 **certs, size_t count)
     }
 }
 
-static bool contains(struct view v, const char *s)
-{
-    return memmem(v.ptr, v.size, s, strlen(s)) != NULL;
-}
-
 /* Lenient mode: moves r to the next BEGIN line; false when there is none. */
 static bool next_block(struct rd *r)
 {
-    static const char begin[] = "-----BEGIN CERTIFICATE-----";
     struct view rest = rd_peek(r);
-    const uint8_t *b = memmem(rest.ptr, rest.size, begin, sizeof(begin) - 1);
+    const uint8_t *b = find(rest, "-----BEGIN CERTIFICATE-----");
     int rc = rd_skip(r, b != NULL ? (size_t)(b - rest.ptr) : rest.size); /* within what is left */
     (void)rc;
     return b != NULL;
@@ -238,8 +239,8 @@ static bool next_block(struct rd *r)
 static void skip_prefix(struct rd *r)
 {
     struct view rest = rd_peek(r);
-    const uint8_t *b = memmem(rest.ptr, rest.size, "-----BEGIN CERTIFICATE-----", 27);
-    const uint8_t *e = memmem(rest.ptr, rest.size, "-----END CERTIFICATE-----", 25);
+    const uint8_t *b = find(rest, "-----BEGIN CERTIFICATE-----");
+    const uint8_t *e = find(rest, "-----END CERTIFICATE-----");
     if (b != NULL && (e == NULL || b < e)) {
         int rc = rd_skip(r, (size_t)(b - rest.ptr)); /* within what is left */
         (void)rc;
@@ -254,7 +255,7 @@ static void skip_prefix(struct rd *r)
 static bool skip_to_block(struct rd *r)
 {
     struct view rest = rd_peek(r);
-    if (!contains(rest, "-----END CERTIFICATE-----"))
+    if (find(rest, "-----END CERTIFICATE-----") == NULL)
         return false;
     size_t n = 0;
     while (n < rest.size && rest.ptr[n] != '-')
