@@ -238,6 +238,13 @@ Test(malformed, pem_chains)
     at_kit_free(&k);
 }
 
+/* Appends the three blocks, leaf first. */
+static void append_chain(const struct buf b[3], struct buf *out)
+{
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(buf_append_view(out, buf_view(&b[i])), 0);
+}
+
 /* Text around the certificates, as Intel's verifier splits the chain: QvE reads the certification
  * data as a C string (qve.cpp extract_chain_from_quote), QVL's CertificateChain::splitChain starts
  * at the first BEGIN marker, skips bytes other than '-' after each END marker and stops at the last
@@ -289,22 +296,19 @@ Test(malformed, pem_chain_text_intel_skips)
     /* An END marker before the first BEGIN: splitChain finds no certificate either. */
     buf_reset(&c);
     cr_assert_eq(buf_append_str(&c, "x -----END CERTIFICATE-----\n"), 0);
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(buf_append_view(&c, buf_view(&b[i])), 0);
+    append_chain(b, &c);
     expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT,
                  "PCK chain: expected \"-----BEGIN CERTIFICATE-----\" at offset 2");
     /* A NUL inside the root's block ends the text there: two certificates. */
     buf_reset(&c);
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(buf_append_view(&c, buf_view(&b[i])), 0);
+    append_chain(b, &c);
     c.ptr[b[0].size + b[1].size + 40] = 0;
     expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_ATT_UNTRUSTED,
                  "the chain has 2 certificates, expected 3");
     /* Nothing past the declared certification data is read: the root's END marker in the
      * signature data's surplus does not complete its block. */
     buf_reset(&c);
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(buf_append_view(&c, buf_view(&b[i])), 0);
+    append_chain(b, &c);
     static const char end[] = "-----END CERTIFICATE-----\n";
     c.size -= strlen(end);
     expect_chain_with(&k, &q, buf_view(&c), view_str(end), ATT_STEP_PCK_CHAIN, ERR_ATT_UNTRUSTED,

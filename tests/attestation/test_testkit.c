@@ -18,6 +18,17 @@ static void round_trip(const struct att_testkit_options *o, unsigned quote_fault
     at_kit_free(&k);
 }
 
+/* A kit whose platform and QE TCB levels have the given statuses, one quote verified. */
+static void round_trip_statuses(enum att_tcb_status platform, enum att_tcb_status qe,
+                                struct att_result *res)
+{
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    o.tcb_status = platform;
+    o.qe_tcb_status = qe;
+    round_trip(&o, 0, res);
+}
+
 Test(testkit, default_kit_verifies_up_to_date_under_its_root_only)
 {
     struct at_kit k;
@@ -141,12 +152,8 @@ Test(testkit, qe_status_converges_with_the_platform)
         {ATT_TCB_CONFIGURATION_NEEDED, ATT_TCB_UP_TO_DATE, ATT_TCB_CONFIGURATION_NEEDED},
     };
     for (size_t i = 0; i < QY_ARRAY_LEN(cases); i++) {
-        struct att_testkit_options o;
         struct att_result res;
-        att_testkit_options_init(&o);
-        o.tcb_status = cases[i].platform;
-        o.qe_tcb_status = cases[i].qe;
-        round_trip(&o, 0, &res);
+        round_trip_statuses(cases[i].platform, cases[i].qe, &res);
         cr_expect(res.verified, "%s", res.detail);
         cr_expect_eq(res.tcb_status, cases[i].want, "case %zu: got %s", i,
                      att_tcb_status_name(res.tcb_status));
@@ -174,12 +181,8 @@ Test(testkit, revoked_platform_or_qe_level_does_not_verify)
         {ATT_TCB_REVOKED, ATT_TCB_REVOKED, ATT_STEP_TCB_LEVEL, "the platform's TCB level"},
     };
     for (size_t i = 0; i < QY_ARRAY_LEN(cases); i++) {
-        struct att_testkit_options o;
         struct att_result res;
-        att_testkit_options_init(&o);
-        o.tcb_status = cases[i].platform;
-        o.qe_tcb_status = cases[i].qe;
-        round_trip(&o, 0, &res);
+        round_trip_statuses(cases[i].platform, cases[i].qe, &res);
         cr_expect(!res.verified, "case %zu verified", i);
         cr_expect_eq(res.failed_step, cases[i].step, "case %zu: %s", i,
                      att_step_name(res.failed_step));
