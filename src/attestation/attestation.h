@@ -7,9 +7,10 @@
  * 1.5) through the bounded reader, following reference/dcap.md §2-4: every declared length is
  * checked against its container; what Intel's QVL tolerates is tolerated and never read - bytes
  * after the signature data, bytes of the signature data after its certification data, and in the
- * PCK chain bytes other than '-' around the certificates and anything after a NUL. att_verify() runs the procedure of dcap.md §8 at a verification time given by the
- * caller: the PCK chain is built by issuer/subject in any stored order up to the pinned Intel SGX
- * Root CA public key (both issues of the root certificate carry it), then the QE report signature,
+ * PCK chain bytes other than '-' around the certificates and anything after a NUL. att_verify()
+ * runs the procedure of dcap.md §8 at a verification time given by the caller: the PCK chain is
+ * built by issuer/subject in any stored order up to the pinned Intel SGX Root CA public key (both
+ * issues of the root certificate carry it), then the QE report signature,
  * the QE report data binding and the quote signature; then the collateral (TCB Info v2/v3 and QE
  * Identity, each signed over the exact served bytes by a TCB Signing certificate of the same root;
  * the Root CA and PCK CRLs), the platform's TCB level (SGX and TDX rules, TDX module identities),
@@ -418,8 +419,8 @@ enum att_testkit_fault {
     ATT_TK_FAULT_BAD_QE_BINDING = 1u << 5,          /* QE report data does not bind the key */
     ATT_TK_FAULT_BAD_QE_REPORT_SIGNATURE = 1u << 6, /* QE report signature does not verify */
     ATT_TK_FAULT_BAD_SIGNATURE = 1u << 7,           /* quote signature does not verify */
-    ATT_TK_FAULT_PEM_STRAY_BYTES = 1u << 8, /* text without '-' around the PEM certificates, and
-                                               more after the chain's NUL */
+    ATT_TK_FAULT_PEM_STRAY_BYTES = 1u << 8,  /* text without '-' around the PEM certificates, and
+                                                more after the chain's NUL */
     ATT_TK_FAULT_SIG_DATA_SURPLUS = 1u << 9, /* the signature data size counts 46 zero bytes after
                                                 the certification data */
 };

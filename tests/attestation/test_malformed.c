@@ -141,8 +141,7 @@ static void with_cert_data(const struct buf *q, struct view cert, struct view su
 }
 
 static void expect_chain_with(const struct at_kit *k, const struct buf *q, struct view cert,
-                              struct view surplus, enum att_step step, int code,
-                              const char *detail)
+                              struct view surplus, enum att_step step, int code, const char *detail)
 {
     struct buf m = BUF_INIT;
     struct att_result res;
@@ -263,10 +262,10 @@ Test(malformed, pem_chain_text_intel_skips)
     } ok[] = {
         {"", " \t\r\n", "\r\n\r\n", "\n\n", 0},
         {"garbage before, no dash\r\n", "\t# between, no dash\r\n", "", "trailing, no dash", 0},
-        {"", "", "", "\0\0", 2},                   /* two NULs */
-        {"", "", "", nul_tail, sizeof(nul_tail) - 1}, /* after the NUL nothing is read */
-        {"--- PCK chain ---\n", "", "", "", 0},       /* before the first BEGIN: anything */
-        {"", "", "", "\n-- end of the chain --\n", 0}, /* no END marker after the last */
+        {"", "", "", "\0\0", 2},                              /* two NULs */
+        {"", "", "", nul_tail, sizeof(nul_tail) - 1},         /* after the NUL nothing is read */
+        {"--- PCK chain ---\n", "", "", "", 0},               /* before the first BEGIN: anything */
+        {"", "", "", "\n-- end of the chain --\n", 0},        /* no END marker after the last */
         {"", "", "", "-----BEGIN CERTIFICATE-----\nMIIB", 0}, /* an unfinished block, ditto */
         {"", odd, odd, odd, 0},
     };
@@ -290,8 +289,8 @@ Test(malformed, pem_chain_text_intel_skips)
     cr_assert_eq(buf_append_str(&c, "-- note --\n"), 0);
     cr_assert_eq(buf_append_view(&c, buf_view(&b[1])), 0);
     cr_assert_eq(buf_append_view(&c, buf_view(&b[2])), 0);
-    snprintf(want, sizeof(want), "PCK chain: expected \"-----BEGIN CERTIFICATE-----\" at offset %zu",
-             b[0].size);
+    snprintf(want, sizeof(want),
+             "PCK chain: expected \"-----BEGIN CERTIFICATE-----\" at offset %zu", b[0].size);
     expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT, want);
     /* An END marker before the first BEGIN: splitChain finds no certificate either. */
     buf_reset(&c);
@@ -321,8 +320,8 @@ Test(malformed, pem_chain_text_intel_skips)
 }
 
 /* The signature data may end after its certification data, as in Intel's QVL (Quote::parse checks
- * only that the declared size fits the input; Ecdsa256BitQuoteV3AuthData::insert reads each field by
- * its own length). The surplus is bounded by the input and never read. */
+ * only that the declared size fits the input; Ecdsa256BitQuoteV3AuthData::insert reads each field
+ * by its own length). The surplus is bounded by the input and never read. */
 Test(malformed, signature_data_surplus)
 {
     struct at_kit k;

@@ -2,9 +2,9 @@
  * (header, body, signature, attestation key, QE report, its signature, QE auth data, and the type
  * fields) fails verification; in the PEM blocks of the certification data, whose certificates carry
  * their own signatures, a sample of positions does (the fuzzer covers the rest: each change there
- * costs a full X.509 parse, far too slow under ASan for all of them). What Intel's verifier does not
- * read - bytes after the signature data, the signature data's surplus after its certification data,
- * text around the PEM blocks - may change without changing the result at all, and so may the
+ * costs a full X.509 parse, far too slow under ASan for all of them). What Intel's verifier does
+ * not read - bytes after the signature data, the signature data's surplus after its certification
+ * data, text around the PEM blocks - may change without changing the result at all, and so may the
  * lengths that frame them: such a change either fails or verifies to the identical result. Every
  * truncation fails to parse; changes of a signed collateral value fail its signature. Nothing
  * crashes: these run under ASan in make check. */
@@ -121,8 +121,10 @@ static void mutate(struct att_verifier *v, struct view golden, int64_t at, const
             json_decref(got);
             unchanged++;
         } else {
-            cr_assert(i < l.cert_end, "%s: flipping byte %zu after the certification data broke "
-                      "verification: %s", name, i, res.detail);
+            cr_assert(i < l.cert_end,
+                      "%s: flipping byte %zu after the certification data broke "
+                      "verification: %s",
+                      name, i, res.detail);
         }
         m.ptr[i] ^= 0x01;
     }
