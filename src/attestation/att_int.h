@@ -36,10 +36,14 @@ int att_roots_init(struct att_roots *roots, const struct view *extra,
                    size_t extra_count) QY_MUST_USE;
 void att_roots_free(struct att_roots *roots);
 
-/* Certificates of a PEM text, strictly: canonical base64, only whitespace between blocks, at most
- * one NUL at the very end (a quote's certification data). ATT_CERTS_LENIENT: text around the blocks
- * is ignored, as OpenSSL's PEM reader does (issuer chain files, roots). ATT_CERTS_DER: one DER
- * certificate is accepted too. X509s are owned by the caller (X509_free each). */
+/* Certificates of a PEM text (ATT_CERTS_STRICT: a quote's certification data), split as Intel's
+ * verifier splits them: the text ends at its first NUL; it starts at the first BEGIN marker if no
+ * END marker comes before; between blocks, bytes other than '-' are skipped; after the last
+ * "-----END CERTIFICATE-----" everything is ignored. Inside a block only canonical base64 and line
+ * breaks; between blocks a '-' must begin the next one. Never reads past `in`.
+ * ATT_CERTS_LENIENT: text around the blocks is ignored, as OpenSSL's PEM reader does (issuer chain
+ * files, roots). ATT_CERTS_DER: one DER certificate is accepted too. X509s are owned by the caller
+ * (X509_free each). */
 enum { ATT_CERTS_STRICT = 0, ATT_CERTS_DER = 1, ATT_CERTS_LENIENT = 2 };
 int att_certs_parse(struct view in, unsigned flags, X509 **certs, size_t max,
                     size_t *count) QY_MUST_USE;
@@ -247,6 +251,9 @@ int att_tcb_evaluate(const struct att_tcb_info *ti, const struct att_pck_ext *pc
                      const struct att_quote *q, const struct att_svn_level *qe_level,
                      const struct att_svn_level *module_level,
                      struct att_tcb_eval *out) QY_MUST_USE;
+/* ERR_ATT_TCB_REVOKED when the platform's, the TDX module's or the QE's level is Revoked (Intel's
+ * QvE treats STATUS_TCB_REVOKED as terminal), `step` naming which, checked in that order. */
+int att_tcb_check_revoked(const struct att_tcb_eval *ev, bool tdx, enum att_step *step) QY_MUST_USE;
 /* Status names in TCB Info / QE Identity: Intel's strings only. */
 int att_status_from_json(const char *s, enum att_tcb_status *out) QY_MUST_USE;
 

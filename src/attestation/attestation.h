@@ -5,10 +5,12 @@
  *
  * What it does. att_quote_parse() decodes SGX quote v3, SGX/TDX v4 and TDX v5 (TD report 1.0 and
  * 1.5) through the bounded reader, following reference/dcap.md §2-4: every declared length is
- * checked and must fill its container; bytes after the signature data are tolerated and never
- * signed over. att_verify() runs the procedure of dcap.md §8 at a verification time given by the
- * caller: the PCK chain is built by issuer/subject in any stored order up to the pinned Intel SGX
- * Root CA public key (both issues of the root certificate carry it), then the QE report signature,
+ * checked against its container; what Intel's QVL tolerates is tolerated and never read - bytes
+ * after the signature data, bytes of the signature data after its certification data, and in the
+ * PCK chain bytes other than '-' around the certificates and anything after a NUL. att_verify()
+ * runs the procedure of dcap.md §8 at a verification time given by the caller: the PCK chain is
+ * built by issuer/subject in any stored order up to the pinned Intel SGX Root CA public key (both
+ * issues of the root certificate carry it), then the QE report signature,
  * the QE report data binding and the quote signature; then the collateral (TCB Info v2/v3 and QE
  * Identity, each signed over the exact served bytes by a TCB Signing certificate of the same root;
  * the Root CA and PCK CRLs), the platform's TCB level (SGX and TDX rules, TDX module identities),
@@ -137,12 +139,15 @@ struct att_quote {
     uint8_t qe_report_signature[64];
     struct view qe_auth_data;
     uint16_t cert_type;    /* the innermost certification data type (enum att_cert_type) */
-    struct view cert_data; /* type 5: PEM chain (may end with one NUL) */
+    struct view cert_data; /* type 5: the PEM chain as declared (read up to a NUL) */
     /* types 1-3: the PPID (encrypted for 2-3) and the platform's raw TCB */
     struct view ppid;
     uint8_t ppid_cpusvn[16];
     uint16_t ppid_pcesvn, ppid_pceid;
     size_t trailing_size; /* bytes after the signature data, ignored */
+    /* bytes of the signature data after its (v4/v5: outer) certification data: skipped unread,
+     * as Intel's QVL does; bounded by the signature data size, itself bounded by the input */
+    size_t signature_data_surplus;
 };
 
 /* Parses a quote of at most QY_ATT_QUOTE_MAX_SIZE bytes. ERR_QUOTE_FORMAT (or ERR_TRUNCATED,
@@ -190,12 +195,14 @@ enum att_step {
     ATT_STEP_ROOT_CA_CRL,         /* Root CA CRL: signature, validity, revoked intermediate */
     ATT_STEP_PCK_CRL,     /* PCK CRL: issuer, signature, validity; revoked PCK certificate */
     ATT_STEP_TCB_INFO,    /* TCB Info: format, signing chain, signature, validity, FMSPC/PCE-ID */
-    ATT_STEP_QE_IDENTITY, /* QE Identity: the same, and the QE report matching it */
-    ATT_STEP_TDX_MODULE,  /* the TDX module's identity (MRSIGNERSEAM, SEAMATTRIBUTES) */
-    ATT_STEP_TCB_LEVEL,   /* no TCB level matches the platform */
+    ATT_STEP_QE_IDENTITY, /* QE Identity: the same, the QE report matching it; a Revoked QE level */
+    ATT_STEP_TDX_MODULE,  /* the TDX module's identity (MRSIGNERSEAM, SEAMATTRIBUTES); Revoked */
+    ATT_STEP_TCB_LEVEL,   /* no TCB level matches the platform, or its level is Revoked */
 };
 
-/* Intel's TCB status strings (dcap.md §7.2, §8.6). NOT_EVALUATED: verified without collateral. */
+/* Intel's TCB status strings (dcap.md §7.2, §8.6). NOT_EVALUATED: verified without collateral.
+ * A verified result is never REVOKED: like Intel's QvE, att_verify() refuses a Revoked platform,
+ * TDX module or QE level (ERR_ATT_TCB_REVOKED at the step of the level that was revoked). */
 enum att_tcb_status {
     ATT_TCB_NOT_EVALUATED,
     ATT_TCB_UP_TO_DATE,
@@ -458,7 +465,8 @@ QY_API void att_source_free(struct att_source *s);              /* NULL-safe */
 /* Testkit: an emulated Intel PKI (TEST ONLY) ------------------------------------------------------
  */
 
-/* Faults a kit can bake into its collateral (init) or its quotes (quote). */
+/* Faults a kit can bake into its collateral (init) or its quotes (quote). The last two are quirks
+ * Intel's verifier tolerates: quotes with them must verify as if they had none. */
 enum att_testkit_fault {
     ATT_TK_FAULT_REVOKED_PCK = 1u << 0,        /* the PCK certificate is in the PCK CRL */
     ATT_TK_FAULT_REVOKED_PCK_CA = 1u << 1,     /* the PCK CA is in the Root CA CRL */
@@ -468,9 +476,14 @@ enum att_testkit_fault {
     ATT_TK_FAULT_BAD_QE_BINDING = 1u << 5,          /* QE report data does not bind the key */
     ATT_TK_FAULT_BAD_QE_REPORT_SIGNATURE = 1u << 6, /* QE report signature does not verify */
     ATT_TK_FAULT_BAD_SIGNATURE = 1u << 7,           /* quote signature does not verify */
+    ATT_TK_FAULT_PEM_STRAY_BYTES = 1u << 8,  /* text without '-' around the PEM certificates, and
+                                                more after the chain's NUL */
+    ATT_TK_FAULT_SIG_DATA_SURPLUS = 1u << 9, /* the signature data size counts 46 zero bytes after
+                                                the certification data */
 };
 /* "revoked-pck", "revoked-pck-ca", "expired-collateral", "bad-tcb-info-signature",
- * "bad-qe-identity-signature", "bad-qe-binding", "bad-qe-report-signature", "bad-signature" */
+ * "bad-qe-identity-signature", "bad-qe-binding", "bad-qe-report-signature", "bad-signature",
+ * "pem-stray-bytes", "sig-data-surplus" */
 QY_API int att_testkit_fault_parse(const char *name, unsigned *out) QY_MUST_USE;
 
 struct att_testkit_options {

@@ -47,6 +47,11 @@ static int check_tcb(const struct att_policy *p, const struct att_result *r,
     const char *status = att_tcb_status_name(r->tcb_status);
     if (r->tcb_status == ATT_TCB_UP_TO_DATE)
         return 0;
+    /* att_verify() never verifies Revoked (Intel's QvE fails it); a result made elsewhere that says
+     * so is refused whatever AcceptedTCBStatuses lists. */
+    if (r->tcb_status == ATT_TCB_REVOKED)
+        return refuse(out, "AcceptedTCBStatuses",
+                      "TCB status Revoked is never accepted, even when listed");
     bool ok = p->accepted_tcb_status_count == 0
                   ? r->tcb_status == ATT_TCB_SW_HARDENING_NEEDED
                   : listed(p->accepted_tcb_statuses, p->accepted_tcb_status_count, status, false);

@@ -1,7 +1,16 @@
 /*
  * Quote parsing (reference/dcap.md §2-4): one function per structure, fields in wire order, every
- * declared length bounded by the bounded reader and required to fill its container exactly. The
- * sizes below are the spec's; static_asserts tie them to the field lists.
+ * declared length bounded by the bounded reader. The sizes below are the spec's; static_asserts tie
+ * them to the field lists.
+ *
+ * Where a length need not fill its container, we do what Intel's verifier does (QVL, Quote.cpp
+ * Quote::parse and QuoteStructures.cpp in SGXDataCenterAttestationPrimitives): the signature data
+ * may be shorter than what is left of the input (callers pad quotes to get_quote_size()), and the
+ * certification data may end before the signature data does (Ecdsa256BitQuoteV3AuthData::insert
+ * and Ecdsa256BitQuoteV4AuthData::insert read each field by its own length and never look at what
+ * follows). Those surplus bytes are counted, never read: no signature, hash or decision sees them.
+ * The v4/v5 QE report certification data (type 6) must be filled exactly by what it wraps, as
+ * QEReportCertificationData::insert requires.
  */
 #include <assert.h>
 #include <string.h>
@@ -175,7 +184,8 @@ static int parse_cert_data(struct rd *c, uint16_t type, struct att_quote *q)
 }
 
 /* QE report, its signature, the QE auth data and the certification data: the tail of the v3
- * signature data (§2.4) and the content of the v4/v5 type-6 wrapper (§3.3) alike. */
+ * signature data (§2.4) and the content of the v4/v5 type-6 wrapper (§3.3) alike. What follows the
+ * certification data in `s` is left for the caller to judge. */
 static int parse_qe_report_cert_data(struct rd *s, struct att_quote *q)
 {
     uint16_t auth_size, type;
@@ -188,10 +198,14 @@ static int parse_qe_report_cert_data(struct rd *s, struct att_quote *q)
     TRY(field(rd_u16le(s, &type), "certification data type"));
     TRY(field(rd_u32le(s, &cert_size), "certification data size"));
     TRY(field(rd_sub(s, cert_size, &cert), "certification data"));
-    TRY(parse_cert_data(&cert, type, q));
-    ENSURE(rd_remaining(s) == 0, ERR_QUOTE_FORMAT,
-           "%zu bytes after the certification data inside the signature data", rd_remaining(s));
-    return 0;
+    return parse_cert_data(&cert, type, q);
+}
+
+/* The signature data's bytes after its certification data: skipped unread (see the top). */
+static void skip_surplus(struct rd *s, struct att_quote *q)
+{
+    q->signature_data_surplus = rd_remaining(s);
+    (void)rd_rest(s);
 }
 
 /* §2.4: v3 ECDSA signature data. */
@@ -199,10 +213,13 @@ static int parse_sig_data_v3(struct rd *s, struct att_quote *q)
 {
     TRY(field(rd_copy(s, q->signature, ECDSA_SIG_SIZE), "quote signature"));
     TRY(field(rd_copy(s, q->attestation_key, ECDSA_KEY_SIZE), "attestation key"));
-    return parse_qe_report_cert_data(s, q);
+    TRY(parse_qe_report_cert_data(s, q));
+    skip_surplus(s, q);
+    return 0;
 }
 
-/* §3.3: v4/v5 signature data: the outer certification data must be type 6 and fill the rest. */
+/* §3.3: v4/v5 signature data: the outer certification data must be type 6, and what it wraps must
+ * fill it exactly. */
 static int parse_sig_data_v4(struct rd *s, struct att_quote *q)
 {
     uint16_t type;
@@ -216,9 +233,13 @@ static int parse_sig_data_v4(struct rd *s, struct att_quote *q)
            type);
     TRY(field(rd_u32le(s, &size), "outer certification data size"));
     TRY(field(rd_sub(s, size, &inner), "QE report certification data"));
-    ENSURE(rd_remaining(s) == 0, ERR_QUOTE_FORMAT,
-           "%zu bytes after the QE report certification data", rd_remaining(s));
-    return parse_qe_report_cert_data(&inner, q);
+    TRY(parse_qe_report_cert_data(&inner, q));
+    ENSURE(rd_remaining(&inner) == 0, ERR_QUOTE_FORMAT,
+           "%zu bytes after the certification data inside the QE report certification data "
+           "(type 6)",
+           rd_remaining(&inner));
+    skip_surplus(s, q);
+    return 0;
 }
 
 int att_quote_parse(struct view in, struct att_quote *q)

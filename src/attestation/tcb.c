@@ -208,3 +208,31 @@ int att_tcb_evaluate(const struct att_tcb_info *ti, const struct att_pck_ext *pc
     out->status = converge(s, out->qe);
     return 0;
 }
+
+/* Intel's QvE returns STATUS_TCB_REVOKED as an error, not as a result to weigh (qve.cpp
+ * is_nonterminal_error lists every other status): a Revoked level ends the verification. */
+int att_tcb_check_revoked(const struct att_tcb_eval *ev, bool tdx, enum att_step *step)
+{
+    char date[32];
+    *step = ATT_STEP_NONE;
+    if (ev->platform == ATT_TCB_REVOKED) {
+        *step = ATT_STEP_TCB_LEVEL;
+        FAIL(ERR_ATT_TCB_REVOKED,
+             "the platform's TCB level (pcesvn %u, tcbDate %s) in the TCB Info is Revoked",
+             ev->level->pcesvn, att_fmt_time(ev->level->date, date));
+    }
+    if (tdx && ev->module == ATT_TCB_REVOKED && ev->module_level != NULL) {
+        *step = ATT_STEP_TDX_MODULE;
+        FAIL(ERR_ATT_TCB_REVOKED, "the TDX module's TCB level (isvsvn %u, tcbDate %s) is Revoked",
+             ev->module_level->isvsvn, att_fmt_time(ev->module_level->date, date));
+    }
+    if (ev->qe == ATT_TCB_REVOKED) {
+        *step = ATT_STEP_QE_IDENTITY;
+        FAIL(ERR_ATT_TCB_REVOKED,
+             "the QE's TCB level (isvsvn %u, tcbDate %s) in the QE Identity is Revoked",
+             ev->qe_level->isvsvn, att_fmt_time(ev->qe_level->date, date));
+    }
+    /* Convergence only yields Revoked from one of the three. */
+    ENSURE(ev->status != ATT_TCB_REVOKED, ERR_INTERNAL, "a Revoked status without a Revoked level");
+    return 0;
+}

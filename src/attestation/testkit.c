@@ -27,6 +27,8 @@ static const struct {
     {"bad-qe-binding", ATT_TK_FAULT_BAD_QE_BINDING},
     {"bad-qe-report-signature", ATT_TK_FAULT_BAD_QE_REPORT_SIGNATURE},
     {"bad-signature", ATT_TK_FAULT_BAD_SIGNATURE},
+    {"pem-stray-bytes", ATT_TK_FAULT_PEM_STRAY_BYTES},
+    {"sig-data-surplus", ATT_TK_FAULT_SIG_DATA_SURPLUS},
 };
 
 int att_testkit_fault_parse(const char *name, unsigned *out)
@@ -648,12 +650,35 @@ int att_testkit_default_identity(const struct att_testkit *tk, struct att_testki
     return 0;
 }
 
+/* The certification data: the PCK chain and a NUL, as Intel's QE writes it, or with what Intel's
+ * chain splitting skips (QVL CertificateChain::splitChain, QvE extract_chain_from_quote): text
+ * without '-' after each certificate, and text after the NUL. */
+static int put_cert_data(const struct att_testkit *tk, bool stray, struct buf *out)
+{
+    static const char end[] = "-----END CERTIFICATE-----";
+    static const char junk[] = " \t\r\n# skipped: no dash here\r\n\v";
+    if (!stray)
+        return buf_append_view(out, buf_view(&tk->cert_data));
+    const uint8_t *p = tk->cert_data.ptr, *stop = p + tk->cert_data.size - 1; /* before the NUL */
+    const uint8_t *e;
+    while ((e = memmem(p, (size_t)(stop - p), end, strlen(end))) != NULL) {
+        TRY(buf_append(out, p, (size_t)(e - p) + strlen(end)));
+        TRY(buf_append_str(out, junk));
+        p = e + strlen(end);
+    }
+    TRY(buf_append(out, p, (size_t)(stop - p)));
+    TRY(buf_append_byte(out, 0));
+    return buf_append_str(out, "after the NUL: -----BEGIN CERTIFICATE----- is not read");
+}
+
+enum { SIG_DATA_SURPLUS = 46 }; /* the size seen in the comparison with Phala's dcap-qvl */
+
 int att_testkit_quote(const struct att_testkit *tk, const struct att_testkit_quote_params *p,
                       struct buf *out)
 {
     int r = ERR_INTERNAL;
     unsigned faults = tk->faults | p->faults;
-    struct buf q = BUF_INIT, sig = BUF_INIT;
+    struct buf q = BUF_INIT, sig = BUF_INIT, cert = BUF_INIT;
     struct att_sgx_report body, qe = tk->qe;
     uint8_t qe_sig[64];
     memcpy(qe_sig, tk->qe_sig, 64);
@@ -686,8 +711,10 @@ int att_testkit_quote(const struct att_testkit *tk, const struct att_testkit_quo
         sig.ptr[20] ^= 0x01;
 
     /* Signature data (§2.3, §2.4) with the PCK chain as certification data type 5. */
+    TRY_OUT(put_cert_data(tk, faults & ATT_TK_FAULT_PEM_STRAY_BYTES, &cert));
+    size_t surplus = faults & ATT_TK_FAULT_SIG_DATA_SURPLUS ? SIG_DATA_SURPLUS : 0;
     TRY_OUT(put_u32(&q, (uint32_t)(64 + 64 + 384 + 64 + 2 + sizeof(qe_auth_data) + 2 + 4 +
-                                   tk->cert_data.size)));
+                                   cert.size + surplus)));
     TRY_OUT(buf_append_view(&q, buf_view(&sig)));
     TRY_OUT(buf_append(&q, tk->att_key_xy, 64));
     TRY_OUT(put_sgx_report(&q, &qe));
@@ -695,13 +722,16 @@ int att_testkit_quote(const struct att_testkit *tk, const struct att_testkit_quo
     TRY_OUT(put_u16(&q, sizeof(qe_auth_data)));
     TRY_OUT(buf_append(&q, qe_auth_data, sizeof(qe_auth_data)));
     TRY_OUT(put_u16(&q, ATT_CERT_PCK_CHAIN));
-    TRY_OUT(put_u32(&q, (uint32_t)tk->cert_data.size));
-    TRY_OUT(buf_append_view(&q, buf_view(&tk->cert_data)));
+    TRY_OUT(put_u32(&q, (uint32_t)cert.size));
+    TRY_OUT(buf_append_view(&q, buf_view(&cert)));
+    for (size_t i = 0; i < surplus; i++)
+        TRY_OUT(buf_append_byte(&q, 0));
     TRY_OUT(buf_append_view(out, buf_view(&q)));
     r = 0;
 out:
     buf_free(&q);
     buf_free(&sig);
+    buf_free(&cert);
     return r;
 }
 

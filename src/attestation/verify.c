@@ -409,6 +409,11 @@ int att_verify(struct att_verifier *v, struct view quote, int64_t at, struct att
     res->collateral_expiry = earliest(res->collateral_expiry, qe->next_update);
     res->collateral_expiry =
         earliest(res->collateral_expiry, c[ATT_COLLATERAL_PCK_CRL]->next_update);
+    e = att_tcb_check_revoked(&ev, q.tee_type == ATT_TEE_TDX, &step);
+    if (e < 0) { /* terminal, as in Intel's QvE; the statuses above stay to say why */
+        r = fail(res, step, e);
+        goto out;
+    }
     res->verified = true;
 out:
     for (int k = 0; k < 4; k++)

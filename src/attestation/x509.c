@@ -151,6 +151,13 @@ static bool starts_with(struct view v, const char *s)
     return v.size >= n && memcmp(v.ptr, s, n) == 0;
 }
 
+/* The first `s` in v, or NULL; never looks outside v (and never passes memmem a NULL). */
+static const uint8_t *find(struct view v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.size >= n ? memmem(v.ptr, v.size, s, n) : NULL;
+}
+
 /* Base64 that decodes and re-encodes to the same characters (ignoring line breaks): no spare bits,
  * no stray characters, so different text never means the same certificate. */
 static int b64_strict(struct view body, struct buf *der)
@@ -180,7 +187,7 @@ static int pem_block(struct rd *r, const char *label, struct buf *der)
            rd_offset(r));
     TRY(rd_skip(r, strlen(begin)));
     struct view rest = rd_peek(r);
-    const uint8_t *e = memmem(rest.ptr, rest.size, end, strlen(end));
+    const uint8_t *e = find(rest, end);
     ENSURE(e != NULL, ERR_ENCODING, "no \"%s\" after offset %zu", end, rd_offset(r));
     struct view body;
     TRY(rd_bytes(r, (size_t)(e - rest.ptr), &body));
@@ -219,12 +226,56 @@ void att_certs_free(X509 **certs, size_t count)
 /* Lenient mode: moves r to the next BEGIN line; false when there is none. */
 static bool next_block(struct rd *r)
 {
-    static const char begin[] = "-----BEGIN CERTIFICATE-----";
     struct view rest = rd_peek(r);
-    const uint8_t *b = memmem(rest.ptr, rest.size, begin, sizeof(begin) - 1);
+    const uint8_t *b = find(rest, "-----BEGIN CERTIFICATE-----");
     int rc = rd_skip(r, b != NULL ? (size_t)(b - rest.ptr) : rest.size); /* within what is left */
     (void)rc;
     return b != NULL;
+}
+
+/* Quote mode follows Intel's chain splitting (QVL CertificateChain::splitChain in
+ * SGXDataCenterAttestationPrimitives). Before the first block: it starts at the first BEGIN
+ * marker, unless an END marker comes before it (then it finds no certificate). */
+static void skip_prefix(struct rd *r)
+{
+    struct view rest = rd_peek(r);
+    const uint8_t *b = find(rest, "-----BEGIN CERTIFICATE-----");
+    const uint8_t *e = find(rest, "-----END CERTIFICATE-----");
+    if (b != NULL && (e == NULL || b < e)) {
+        int rc = rd_skip(r, (size_t)(b - rest.ptr)); /* within what is left */
+        (void)rc;
+    }
+}
+
+/* After a block: bytes other than '-' are skipped. Moves r to the next '-' and returns true, or
+ * returns false when no "-----END CERTIFICATE-----" follows: splitChain stops at the last END
+ * marker and never looks at what comes after it. A '-' that does not begin a BEGIN line is left
+ * for pem_block() to refuse (splitChain would hand the text from it to OpenSSL's PEM reader, which
+ * skips whole lines; we do not reproduce that). */
+static bool skip_to_block(struct rd *r)
+{
+    struct view rest = rd_peek(r);
+    if (find(rest, "-----END CERTIFICATE-----") == NULL)
+        return false;
+    size_t n = 0;
+    while (n < rest.size && rest.ptr[n] != '-')
+        n++;
+    int rc = rd_skip(r, n); /* n <= what is left: cannot fail */
+    (void)rc;
+    return true;
+}
+
+/* The text of the certificates: quote mode stops at the first NUL, as Intel's QvE reads the chain
+ * as a C string (qve.cpp extract_chain_from_quote, then CertificateChain::parse); otherwise one
+ * NUL may end the text. Never longer than `in`. */
+static struct view pem_text(struct view in, bool lenient)
+{
+    const uint8_t *nul = in.size > 0 ? memchr(in.ptr, 0, in.size) : NULL;
+    if (!lenient && nul != NULL)
+        return view_of(in.ptr, (size_t)(nul - in.ptr));
+    if (in.size > 0 && in.ptr[in.size - 1] == 0)
+        in.size--;
+    return in;
 }
 
 int att_certs_parse(struct view in, unsigned flags, X509 **certs, size_t max, size_t *count)
@@ -240,22 +291,16 @@ int att_certs_parse(struct view in, unsigned flags, X509 **certs, size_t max, si
         *count = 1;
         return 0;
     }
-    /* One NUL may end the text (QE3 counts it in the certification data size, §9.5). */
-    struct view text = in;
-    if (text.size > 0 && text.ptr[text.size - 1] == 0)
-        text.size--;
-    rd = rd_init(text);
-    skip_space(&rd);
-    while (rd_remaining(&rd) > 0) {
-        if (lenient && !next_block(&rd))
-            break;
+    rd = rd_init(pem_text(in, lenient));
+    if (!lenient)
+        skip_prefix(&rd);
+    while (lenient ? next_block(&rd) : skip_to_block(&rd)) {
         ENSURE_OUT(*count < max, ERR_CERT, "more than %zu certificates", max);
         buf_reset(&der);
         r = pem_block(&rd, "CERTIFICATE", &der);
         ENSURE_OUT(r == 0, ERR_CERT, "%s", err_detail(r));
         TRY_OUT(der_cert(buf_view(&der), &certs[*count]));
         (*count)++;
-        skip_space(&rd);
     }
     ENSURE_OUT(*count > 0, ERR_CERT, "no certificate found");
     r = 0;

@@ -69,12 +69,6 @@ Test(malformed, quote_header)
     CASE(1046, put16, 3, ERR_QUOTE_FORMAT, "certification data of type 3 must be 404 bytes, not");
     CASE(1048, put32, 0xffffffff, ERR_QUOTE_FORMAT, "certification data: input truncated");
 #undef CASE
-    /* The certification data must end the signature data exactly. */
-    cr_assert_eq(buf_set(&m, buf_view(&q)), 0);
-    put32(&m, 432, (uint32_t)(q.size - 436 + 1));
-    cr_assert_eq(buf_append_byte(&m, 0), 0);
-    expect_parse(buf_view(&m), ERR_QUOTE_FORMAT,
-                 "1 bytes after the certification data inside the signature data");
     /* Too large to look at. */
     buf_reset(&m);
     cr_assert_eq(buf_reserve(&m, QY_ATT_QUOTE_MAX_SIZE + 1), 0);
@@ -107,37 +101,51 @@ Test(malformed, quote_v4_v5_structure)
     put16(&m, 764, 5);
     expect_parse(buf_view(&m), ERR_QUOTE_FORMAT,
                  "a version 4 quote needs certification data type 6 (QE report), not 5");
-    /* The type-6 wrapper must be filled exactly by what it wraps. */
+    /* The type-6 wrapper must be filled exactly by what it wraps (QVL's
+     * QEReportCertificationData::insert refuses "additional, not expected data"). */
     cr_assert_eq(buf_set(&m, buf_view(&v4)), 0);
     put32(&m, 632, 4300 + 1);
     put32(&m, 766, 4166 + 1);
     expect_parse(buf_view(&m), ERR_QUOTE_FORMAT,
-                 "1 bytes after the certification data inside the signature data");
+                 "1 bytes after the certification data inside the QE report certification data "
+                 "(type 6)");
+    /* After the wrapper, the signature data may reach into the quote's 70 bytes of padding (QVL's
+     * Ecdsa256BitQuoteV4AuthData::insert reads the wrapper by its own size), and no further. */
+    struct att_quote p;
     cr_assert_eq(buf_set(&m, buf_view(&v4)), 0);
-    put32(&m, 632, 4300 + 1);
-    expect_parse(buf_view(&m), ERR_QUOTE_FORMAT, "1 bytes after the QE report certification data");
+    put32(&m, 632, 4300 + 70);
+    cr_assert_eq(att_quote_parse(buf_view(&m), &p), 0, "%s", err_detail(ERR_QUOTE_FORMAT));
+    cr_expect_eq(p.signature_data_surplus, 70);
+    cr_expect_eq(p.trailing_size, 0);
+    cr_expect_eq(p.cert_data.size, 3678);
+    put32(&m, 632, 4300 + 71);
+    expect_parse(buf_view(&m), ERR_QUOTE_FORMAT,
+                 "signature data: input truncated at offset 636: need 4371 bytes, 4370 left");
     buf_free(&m);
     buf_free(&v4);
     buf_free(&v5);
 }
 
-/* The kit's quote with other certification data (lengths fixed up). Only the chain is affected:
- * certification data is not covered by the quote signature, the chain's own signatures cover it. */
-static void with_cert_data(const struct buf *q, struct view cert, struct buf *out)
+/* The kit's quote with other certification data and `surplus` after it inside the signature data
+ * (lengths fixed up). Only the chain is affected: certification data is not covered by the quote
+ * signature, the chain's own signatures cover it. */
+static void with_cert_data(const struct buf *q, struct view cert, struct view surplus,
+                           struct buf *out)
 {
     buf_reset(out);
     cr_assert_eq(buf_append(out, q->ptr, 1052), 0);
     cr_assert_eq(buf_append_view(out, cert), 0);
+    cr_assert_eq(buf_append_view(out, surplus), 0);
     put32(out, 432, (uint32_t)(out->size - 436));
     put32(out, 1048, (uint32_t)cert.size);
 }
 
-static void expect_chain(const struct at_kit *k, const struct buf *q, struct view cert,
-                         enum att_step step, int code, const char *detail)
+static void expect_chain_with(const struct at_kit *k, const struct buf *q, struct view cert,
+                              struct view surplus, enum att_step step, int code, const char *detail)
 {
     struct buf m = BUF_INIT;
     struct att_result res;
-    with_cert_data(q, cert, &m);
+    with_cert_data(q, cert, surplus, &m);
     at_kit_verify(k, buf_view(&m), &res);
     if (code == 0) {
         cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
@@ -148,6 +156,12 @@ static void expect_chain(const struct at_kit *k, const struct buf *q, struct vie
         cr_expect(strstr(res.detail, detail) != NULL, "\"%s\" lacks \"%s\"", res.detail, detail);
     }
     buf_free(&m);
+}
+
+static void expect_chain(const struct at_kit *k, const struct buf *q, struct view cert,
+                         enum att_step step, int code, const char *detail)
+{
+    expect_chain_with(k, q, cert, VIEW_EMPTY, step, code, detail);
 }
 
 /* The PEM blocks of the kit's chain: leaf, CA, root. */
@@ -187,14 +201,6 @@ Test(malformed, pem_chains)
     CHAIN(&b[1], &b[2], &b[0]);
     cr_assert_eq(buf_append_byte(&c, 0), 0);
     expect_chain(&k, &q, buf_view(&c), 0, 0, NULL);
-    /* Two NULs, or text after the last block. */
-    cr_assert_eq(buf_append_byte(&c, 0), 0);
-    expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT,
-                 "expected \"-----BEGIN CERTIFICATE-----\"");
-    CHAIN(&b[0], &b[1], &b[2]);
-    cr_assert_eq(buf_append_str(&c, "junk"), 0);
-    expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT,
-                 "expected \"-----BEGIN CERTIFICATE-----\"");
     /* Missing or extra certificates. */
     CHAIN(&b[0], &b[1]);
     expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_ATT_UNTRUSTED,
@@ -227,6 +233,142 @@ Test(malformed, pem_chains)
     for (int i = 0; i < 3; i++)
         buf_free(&b[i]);
     buf_free(&c);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* Appends the three blocks, leaf first. */
+static void append_chain(const struct buf b[3], struct buf *out)
+{
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(buf_append_view(out, buf_view(&b[i])), 0);
+}
+
+/* Text around the certificates, as Intel's verifier splits the chain: QvE reads the certification
+ * data as a C string (qve.cpp extract_chain_from_quote), QVL's CertificateChain::splitChain starts
+ * at the first BEGIN marker, skips bytes other than '-' after each END marker and stops at the last
+ * one. Accepted exactly there; a '-' elsewhere between blocks is refused with its offset. */
+Test(malformed, pem_chain_text_intel_skips)
+{
+    struct at_kit k;
+    struct buf q = BUF_INIT, c = BUF_INIT, b[3] = {BUF_INIT, BUF_INIT, BUF_INIT};
+    kit_quote(&k, &q);
+    chain_blocks(&k, b);
+    static const char nul_tail[] = "\0-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n";
+    static const char odd[] = "\v\f\x01\x7f\xff\n";
+    struct {
+        const char *before, *between1, *between2, *after;
+        size_t after_size; /* 0: strlen(after) */
+    } ok[] = {
+        {"", " \t\r\n", "\r\n\r\n", "\n\n", 0},
+        {"garbage before, no dash\r\n", "\t# between, no dash\r\n", "", "trailing, no dash", 0},
+        {"", "", "", "\0\0", 2},                              /* two NULs */
+        {"", "", "", nul_tail, sizeof(nul_tail) - 1},         /* after the NUL nothing is read */
+        {"--- PCK chain ---\n", "", "", "", 0},               /* before the first BEGIN: anything */
+        {"", "", "", "\n-- end of the chain --\n", 0},        /* no END marker after the last */
+        {"", "", "", "-----BEGIN CERTIFICATE-----\nMIIB", 0}, /* an unfinished block, ditto */
+        {"", odd, odd, odd, 0},
+    };
+    for (size_t i = 0; i < QY_ARRAY_LEN(ok); i++) {
+        buf_reset(&c);
+        cr_assert_eq(buf_append_str(&c, ok[i].before), 0);
+        cr_assert_eq(buf_append_view(&c, buf_view(&b[0])), 0);
+        cr_assert_eq(buf_append_str(&c, ok[i].between1), 0);
+        cr_assert_eq(buf_append_view(&c, buf_view(&b[1])), 0);
+        cr_assert_eq(buf_append_str(&c, ok[i].between2), 0);
+        cr_assert_eq(buf_append_view(&c, buf_view(&b[2])), 0);
+        size_t n = ok[i].after_size ? ok[i].after_size : strlen(ok[i].after);
+        cr_assert_eq(buf_append(&c, ok[i].after, n), 0);
+        expect_chain(&k, &q, buf_view(&c), 0, 0, NULL);
+    }
+    /* A '-' between blocks that does not begin the next one (OpenSSL's reader, to which splitChain
+     * hands such text, skips whole lines; Quarry does not guess). */
+    char want[96];
+    buf_reset(&c);
+    cr_assert_eq(buf_append_view(&c, buf_view(&b[0])), 0);
+    cr_assert_eq(buf_append_str(&c, "-- note --\n"), 0);
+    cr_assert_eq(buf_append_view(&c, buf_view(&b[1])), 0);
+    cr_assert_eq(buf_append_view(&c, buf_view(&b[2])), 0);
+    snprintf(want, sizeof(want),
+             "PCK chain: expected \"-----BEGIN CERTIFICATE-----\" at offset %zu", b[0].size);
+    expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT, want);
+    /* An END marker before the first BEGIN: splitChain finds no certificate either. */
+    buf_reset(&c);
+    cr_assert_eq(buf_append_str(&c, "x -----END CERTIFICATE-----\n"), 0);
+    append_chain(b, &c);
+    expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_CERT,
+                 "PCK chain: expected \"-----BEGIN CERTIFICATE-----\" at offset 2");
+    /* A NUL inside the root's block ends the text there: two certificates. */
+    buf_reset(&c);
+    append_chain(b, &c);
+    c.ptr[b[0].size + b[1].size + 40] = 0;
+    expect_chain(&k, &q, buf_view(&c), ATT_STEP_PCK_CHAIN, ERR_ATT_UNTRUSTED,
+                 "the chain has 2 certificates, expected 3");
+    /* Nothing past the declared certification data is read: the root's END marker in the
+     * signature data's surplus does not complete its block. */
+    buf_reset(&c);
+    append_chain(b, &c);
+    static const char end[] = "-----END CERTIFICATE-----\n";
+    c.size -= strlen(end);
+    expect_chain_with(&k, &q, buf_view(&c), view_str(end), ATT_STEP_PCK_CHAIN, ERR_ATT_UNTRUSTED,
+                      "the chain has 2 certificates, expected 3");
+    for (int i = 0; i < 3; i++)
+        buf_free(&b[i]);
+    buf_free(&c);
+    buf_free(&q);
+    at_kit_free(&k);
+}
+
+/* The signature data may end after its certification data, as in Intel's QVL (Quote::parse checks
+ * only that the declared size fits the input; Ecdsa256BitQuoteV3AuthData::insert reads each field
+ * by its own length). The surplus is bounded by the input and never read. */
+Test(malformed, signature_data_surplus)
+{
+    struct at_kit k;
+    struct buf q = BUF_INIT, m = BUF_INIT;
+    struct att_quote p;
+    struct att_result want, res;
+    kit_quote(&k, &q);
+    at_kit_verify(&k, buf_view(&q), &want);
+    cr_assert(want.verified, "%s", want.detail);
+    size_t sig_size = q.size - 436;
+    /* 46 zero bytes of padding counted in the signature data (the finding's case), then a
+     * surplus of other bytes up to the end of the input. */
+    for (int pass = 0; pass < 2; pass++) {
+        cr_assert_eq(buf_set(&m, buf_view(&q)), 0);
+        for (int i = 0; i < 46; i++)
+            cr_assert_eq(buf_append_byte(&m, pass == 0 ? 0 : (uint8_t)(0xa5 ^ i)), 0);
+        put32(&m, 432, (uint32_t)(sig_size + 46));
+        cr_assert_eq(att_quote_parse(buf_view(&m), &p), 0, "%s", err_detail(ERR_QUOTE_FORMAT));
+        cr_expect_eq(p.signature_data_surplus, 46);
+        cr_expect_eq(p.trailing_size, 0);
+        cr_expect_eq(p.signature_data_size, sig_size + 46);
+        cr_expect_eq(p.cert_data.size, q.size - 1052, "the surplus is not certification data");
+        at_kit_verify(&k, buf_view(&m), &res);
+        cr_expect(res.verified, "%s: %s", att_step_name(res.failed_step), res.detail);
+        cr_expect_eq(res.tcb_status, want.tcb_status);
+        cr_expect_eq(memcmp(res.report_data, want.report_data, 64), 0);
+    }
+    /* Bounded: one byte more than the input holds is refused, whatever the surplus. */
+    char detail[128];
+    put32(&m, 432, (uint32_t)(sig_size + 47));
+    snprintf(detail, sizeof(detail),
+             "signature data: input truncated at offset 436: need %zu bytes, %zu left",
+             sig_size + 47, sig_size + 46);
+    expect_parse(buf_view(&m), ERR_QUOTE_FORMAT, detail);
+    /* ... and so is an input over the quote limit, while a surplus up to the limit verifies. */
+    cr_assert_eq(buf_set(&m, buf_view(&q)), 0);
+    while (m.size < QY_ATT_QUOTE_MAX_SIZE)
+        cr_assert_eq(buf_append_byte(&m, 0), 0);
+    put32(&m, 432, (uint32_t)(QY_ATT_QUOTE_MAX_SIZE - 436));
+    cr_assert_eq(att_quote_parse(buf_view(&m), &p), 0, "%s", err_detail(ERR_QUOTE_FORMAT));
+    cr_expect_eq(p.signature_data_surplus, QY_ATT_QUOTE_MAX_SIZE - q.size);
+    at_kit_verify(&k, buf_view(&m), &res);
+    cr_expect(res.verified, "%s", res.detail);
+    cr_assert_eq(buf_append_byte(&m, 0), 0);
+    put32(&m, 432, (uint32_t)(QY_ATT_QUOTE_MAX_SIZE + 1 - 436));
+    expect_parse(buf_view(&m), ERR_TOO_LARGE, "quote is 65537 bytes, the limit is 65536");
+    buf_free(&m);
     buf_free(&q);
     at_kit_free(&k);
 }

@@ -149,9 +149,54 @@ Test(policy, tcb_statuses_default_and_list)
     r.tcb_status = ATT_TCB_UP_TO_DATE; /* always accepted */
     expect_accept(&p, &r);
     r.tcb_status = ATT_TCB_REVOKED;
-    expect_refusal(&p, &r, "AcceptedTCBStatuses", "TCB status Revoked is not accepted");
+    expect_refusal(&p, &r, "AcceptedTCBStatuses",
+                   "TCB status Revoked is never accepted, even when listed");
     r.tcb_status = ATT_TCB_NOT_EVALUATED; /* verified without collateral */
     expect_refusal(&p, &r, "AcceptedTCBStatuses", "TCB status NotEvaluated is not accepted");
+}
+
+/* Intel's QvE fails Revoked; listing it must not make a result that says Revoked pass. */
+Test(policy, revoked_is_never_accepted_even_when_listed)
+{
+    const char *list[] = {"Revoked", "UpToDate", "OutOfDate"};
+    struct att_policy p = {.accepted_tcb_statuses = list, .accepted_tcb_status_count = 3};
+    struct att_result r = sample();
+    r.tcb_status = ATT_TCB_REVOKED;
+    expect_refusal(&p, &r, "AcceptedTCBStatuses",
+                   "TCB status Revoked is never accepted, even when listed");
+    r.tcb_status = ATT_TCB_OUT_OF_DATE; /* the rest of the list still works */
+    expect_accept(&p, &r);
+}
+
+/* Through the real path: a platform (or QE) whose TCB level is Revoked does not verify, so the
+ * policy sees an unverified result whatever its AcceptedTCBStatuses. */
+Test(policy, revoked_platform_or_qe_refused_end_to_end)
+{
+    const char *list[] = {"Revoked"};
+    struct att_policy p = {.accepted_tcb_statuses = list, .accepted_tcb_status_count = 1};
+    for (int qe = 0; qe < 2; qe++) {
+        struct att_testkit_options o;
+        struct at_kit k;
+        struct buf q = BUF_INIT;
+        struct att_result res;
+        att_testkit_options_init(&o);
+        if (qe)
+            o.qe_tcb_status = ATT_TCB_REVOKED;
+        else
+            o.tcb_status = ATT_TCB_REVOKED;
+        at_kit_new(&o, &k);
+        at_kit_quote(&k, 1, 0, &q);
+        at_kit_verify(&k, buf_view(&q), &res);
+        cr_expect(!res.verified, "a Revoked %s verified", qe ? "QE" : "platform");
+        struct att_refusal why;
+        cr_expect_eq(att_policy_check(&p, &res, &why), ERR_POLICY);
+        cr_expect_str_eq(why.rule, "Verified");
+        cr_expect(strstr(why.reason, qe ? "(qe_identity: the QE's TCB level"
+                                        : "(tcb_level: the platform's TCB level") != NULL,
+                  "%s", why.reason);
+        buf_free(&q);
+        at_kit_free(&k);
+    }
 }
 
 Test(policy, advisories_only_for_sw_hardening_needed)

@@ -18,6 +18,17 @@ static void round_trip(const struct att_testkit_options *o, unsigned quote_fault
     at_kit_free(&k);
 }
 
+/* A kit whose platform and QE TCB levels have the given statuses, one quote verified. */
+static void round_trip_statuses(enum att_tcb_status platform, enum att_tcb_status qe,
+                                struct att_result *res)
+{
+    struct att_testkit_options o;
+    att_testkit_options_init(&o);
+    o.tcb_status = platform;
+    o.qe_tcb_status = qe;
+    round_trip(&o, 0, res);
+}
+
 Test(testkit, default_kit_verifies_up_to_date_under_its_root_only)
 {
     struct at_kit k;
@@ -111,7 +122,6 @@ Test(testkit, platform_tcb_statuses)
         ATT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
         ATT_TCB_OUT_OF_DATE,
         ATT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
-        ATT_TCB_REVOKED,
     };
     for (size_t i = 0; i < QY_ARRAY_LEN(statuses); i++) {
         struct att_testkit_options o;
@@ -139,21 +149,54 @@ Test(testkit, qe_status_converges_with_the_platform)
         {ATT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED, ATT_TCB_OUT_OF_DATE,
          ATT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED},
         {ATT_TCB_OUT_OF_DATE, ATT_TCB_OUT_OF_DATE, ATT_TCB_OUT_OF_DATE},
-        {ATT_TCB_UP_TO_DATE, ATT_TCB_REVOKED, ATT_TCB_REVOKED},
         {ATT_TCB_CONFIGURATION_NEEDED, ATT_TCB_UP_TO_DATE, ATT_TCB_CONFIGURATION_NEEDED},
     };
     for (size_t i = 0; i < QY_ARRAY_LEN(cases); i++) {
-        struct att_testkit_options o;
         struct att_result res;
-        att_testkit_options_init(&o);
-        o.tcb_status = cases[i].platform;
-        o.qe_tcb_status = cases[i].qe;
-        round_trip(&o, 0, &res);
+        round_trip_statuses(cases[i].platform, cases[i].qe, &res);
         cr_expect(res.verified, "%s", res.detail);
         cr_expect_eq(res.tcb_status, cases[i].want, "case %zu: got %s", i,
                      att_tcb_status_name(res.tcb_status));
         cr_expect_eq(res.platform_tcb_status, cases[i].platform);
         cr_expect_eq(res.qe_tcb_status, cases[i].qe);
+    }
+}
+
+/* Intel's QvE treats a Revoked TCB as a failure (qve.cpp is_nonterminal_error): so does
+ * att_verify, naming the level that was revoked; the statuses stay in the result to say why. */
+Test(testkit, revoked_platform_or_qe_level_does_not_verify)
+{
+    static const struct {
+        enum att_tcb_status platform, qe;
+        enum att_step step;
+        const char *detail;
+    } cases[] = {
+        {ATT_TCB_REVOKED, ATT_TCB_UP_TO_DATE, ATT_STEP_TCB_LEVEL,
+         "the platform's TCB level (pcesvn 13, tcbDate "},
+        {ATT_TCB_UP_TO_DATE, ATT_TCB_REVOKED, ATT_STEP_QE_IDENTITY,
+         "the QE's TCB level (isvsvn 8, tcbDate "},
+        {ATT_TCB_CONFIGURATION_NEEDED, ATT_TCB_REVOKED, ATT_STEP_QE_IDENTITY,
+         "the QE's TCB level (isvsvn 8, tcbDate "},
+        /* both: the platform's level is named first */
+        {ATT_TCB_REVOKED, ATT_TCB_REVOKED, ATT_STEP_TCB_LEVEL, "the platform's TCB level"},
+    };
+    for (size_t i = 0; i < QY_ARRAY_LEN(cases); i++) {
+        struct att_result res;
+        round_trip_statuses(cases[i].platform, cases[i].qe, &res);
+        cr_expect(!res.verified, "case %zu verified", i);
+        cr_expect_eq(res.failed_step, cases[i].step, "case %zu: %s", i,
+                     att_step_name(res.failed_step));
+        cr_expect_eq(res.error, ERR_ATT_TCB_REVOKED, "case %zu: %s", i, err_name(res.error));
+        cr_expect(strncmp(res.detail, cases[i].detail, strlen(cases[i].detail)) == 0,
+                  "case %zu: \"%s\"", i, res.detail);
+        cr_expect(strstr(res.detail, cases[i].step == ATT_STEP_TCB_LEVEL
+                                         ? ") in the TCB Info is Revoked"
+                                         : ") in the QE Identity is Revoked") != NULL,
+                  "case %zu: \"%s\"", i, res.detail);
+        cr_expect_eq(res.platform_tcb_status, cases[i].platform);
+        cr_expect_eq(res.qe_tcb_status, cases[i].qe);
+        cr_expect_eq(res.tcb_status, ATT_TCB_REVOKED);
+        cr_expect(res.collateral_checked && res.has_pck && res.parsed);
     }
 }
 
@@ -256,6 +299,45 @@ Test(testkit, faults_fail_at_their_steps)
     }
     unsigned f = 0;
     cr_expect_eq(att_testkit_fault_parse("frobnicate", &f), ERR_INVALID_ARG);
+}
+
+/* The quirks Intel's verifier tolerates change the bytes, never the verdict. */
+Test(testkit, tolerated_quirks_verify_as_without_them)
+{
+    struct at_kit k;
+    struct buf plain = BUF_INIT;
+    struct att_result want, res;
+    at_kit_new(NULL, &k);
+    at_kit_quote(&k, 0x42, 0, &plain);
+    at_kit_verify(&k, buf_view(&plain), &want);
+    cr_assert(want.verified, "%s", want.detail);
+    json_t *want_json = NULL;
+    cr_assert_eq(att_result_to_json(&want, &want_json), 0);
+    const char *names[] = {"pem-stray-bytes", "sig-data-surplus", "pem-stray-bytes"};
+    unsigned all = 0;
+    for (size_t i = 0; i < QY_ARRAY_LEN(names); i++) {
+        unsigned f = 0;
+        cr_assert_eq(att_testkit_fault_parse(names[i], &f), 0);
+        all |= f;
+        unsigned faults = i == 2 ? all : f; /* the last time both at once */
+        struct buf q = BUF_INIT;
+        at_kit_quote(&k, 0x42, faults, &q);
+        cr_assert(!view_eq(buf_view(&q), buf_view(&plain)), "%s changed nothing", names[i]);
+        struct att_quote parsed;
+        cr_assert_eq(att_quote_parse(buf_view(&q), &parsed), 0, "%s", names[i]);
+        cr_expect_eq(parsed.signature_data_surplus,
+                     faults & ATT_TK_FAULT_SIG_DATA_SURPLUS ? 46 : 0);
+        at_kit_verify(&k, buf_view(&q), &res);
+        cr_expect(res.verified, "%s: %s: %s", names[i], att_step_name(res.failed_step), res.detail);
+        json_t *j = NULL;
+        cr_assert_eq(att_result_to_json(&res, &j), 0);
+        cr_expect(json_equal(j, want_json), "%s: the result differs", names[i]);
+        json_decref(j);
+        buf_free(&q);
+    }
+    json_decref(want_json);
+    buf_free(&plain);
+    at_kit_free(&k);
 }
 
 Test(testkit, kits_sharing_a_pki_and_fmspc_mismatch)

@@ -51,7 +51,18 @@ check_kit() { # want_rc want_text init-args... -- quote-args...
 check_kit 0 '"tcbStatus": "SWHardeningNeeded"' --tcb-status SWHardeningNeeded --advisories INTEL-SA-00615,INTEL-SA-00657
 expect_out '"INTEL-SA-00657"'
 check_kit 0 '"tcbStatus": "OutOfDate"' --tcb-status OutOfDate
-check_kit 0 '"tcbStatus": "Revoked"' --tcb-status Revoked
+# A Revoked TCB level does not verify (exit 1, as Intel's QvE fails it), naming the level.
+check_kit 1 '"failedStep": "tcb_level"' --tcb-status Revoked
+expect_out '"error": "ERR_ATT_TCB_REVOKED"'
+expect_out '"platformTcbStatus": "Revoked"'
+expect_out "the platform's TCB level (pcesvn 13, tcbDate "
+check_kit 1 '"failedStep": "qe_identity"' --qe-tcb-status Revoked
+expect_out '"error": "ERR_ATT_TCB_REVOKED"'
+expect_out '"qeTcbStatus": "Revoked"'
+expect_out "in the QE Identity is Revoked"
+# What Intel's verifier skips is skipped: text around the PEM blocks, signature data surplus.
+check_kit 0 '"tcbStatus": "UpToDate"' -- --fault pem-stray-bytes
+check_kit 0 '"tcbStatus": "UpToDate"' -- --fault sig-data-surplus,pem-stray-bytes
 check_kit 0 '"tcbStatus": "OutOfDateConfigurationNeeded"' --tcb-status ConfigurationNeeded --qe-tcb-status OutOfDate
 check_kit 1 '"failedStep": "tcb_level"' --no-matching-tcb
 check_kit 0 '"pckCa": "platform"' --ca platform --fmspc 30606A000000 --pcesvn 11 --tcb-components 12,12,3,3,255,255,1,0,0,0,0,0,0,0,0,0
