@@ -179,8 +179,8 @@ Test(trust, a_marble_certificate_cannot_pose_as_the_coordinator, .init = setup_r
     if (server == 0) {
         const char *argv[] = {"openssl", "s_server", "-quiet", "-accept", accept_addr, "-cert", at("impostor-cert.pem"),
                               "-cert_chain", at("impostor-chain.pem"), "-key", at("impostor-key.pem"), NULL};
-        freopen("/dev/null", "w", stdout);
-        freopen(at("impostor-server.err"), "w", stderr);
+        if (freopen("/dev/null", "w", stdout) == NULL || freopen(at("impostor-server.err"), "w", stderr) == NULL)
+            _exit(126);
         execvp("openssl", (char *const *)argv);
         _exit(127);
     }
