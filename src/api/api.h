@@ -90,6 +90,7 @@ struct api_client_config {
     struct view cert_pem; /* optional client certificate chain (PEM) */
     struct view key_pem;  /* its private key (PEM) */
     long timeout_ms;      /* whole request; 0 = 30 s */
+    long connect_timeout_ms; /* TCP connect and TLS handshake; 0 = 10 s */
 };
 
 struct api_client;

@@ -74,8 +74,13 @@ static void move_to(struct api_conn *conn, enum conn_state to)
 
 static void accept_more(struct api_conns *c)
 {
-    if (c->lev != NULL && !c->paused && !c->full)
-        evconnlistener_enable(c->lev);
+    if (c->lev == NULL || c->paused || c->full || evconnlistener_enable(c->lev) == 0)
+        return;
+    /* the kernel would not watch the socket again (epoll limits, memory): retry after a pause
+     * instead of never accepting on this loop again */
+    struct timeval pause = {0, QY_ACCEPT_PAUSE_MS * 1000};
+    c->paused = true;
+    evtimer_add(c->unpause, &pause);
 }
 
 /* evhttp closes the connection (or freed it before we knew it): the record goes. */
@@ -338,7 +343,9 @@ static void on_response_sent(struct evhttp_request *req, void *arg)
     conn->since = now_seconds(); /* the deadline for the next request starts now */
     move_to(conn, CONN_WAITING);
     struct api_conns *c = conn->owner;
-    if (c->full) { /* there is one to evict again */
+    /* there is one to evict again - unless the loop is already over its share (the one admitted
+     * while all were busy): then it waits for a close, so the cap stays a cap */
+    if (c->full && c->open <= c->cfg.cap) {
         c->full = false;
         accept_more(c);
     }

@@ -235,6 +235,9 @@ struct att_result {
     bool root_ca_crl_checked;  /* false when the source had no Root CA CRL */
     bool insecure_root;        /* the chain ends at an insecure extra root, not Intel's */
     int64_t collateral_expiry; /* earliest nextUpdate of the collateral used (0 if none) */
+    /* not verified because of what the collateral source served (an item that failed its own
+     * checks, or one outside its validity window), not because of the quote: worth a retry */
+    bool collateral_fault;
 
     bool parsed;
     uint16_t version;

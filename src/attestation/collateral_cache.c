@@ -230,12 +230,24 @@ static int64_t backoff_ms(unsigned failures)
     return ms < QY_ATT_RETRY_MAX_MS ? ms : QY_ATT_RETRY_MAX_MS;
 }
 
+/* A source may withhold or replay: a checked item never gives way to an older one, nor a Root CA
+ * CRL to "there is none" (which would switch its revocation checks off). */
+static bool replaces(const struct att_coll *fresh, const struct att_coll *good)
+{
+    if (good == NULL || good->absent)
+        return true;
+    return !fresh->absent && fresh->next_update >= good->next_update;
+}
+
 /* Records what a fetch gave (fresh may be NULL: out of memory) and wakes the waiters. */
 static void settle(struct att_ccache *cc, struct centry *e, struct att_coll *fresh)
 {
     struct att_coll *drop = NULL;
     e->fetching = false;
-    if (fresh != NULL && fresh->error == 0) {
+    if (fresh != NULL && fresh->error == 0 && !replaces(fresh, e->good)) {
+        e->failures++; /* keep the item we have; ask again after the backoff */
+        e->retry_at_ms = att_mono_ms() + backoff_ms(e->failures);
+    } else if (fresh != NULL && fresh->error == 0) {
         drop = e->good;
         e->good = (struct att_coll *)att_obj_ref(&fresh->obj);
         if (e->failure != NULL)

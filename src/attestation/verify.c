@@ -236,6 +236,31 @@ static int get_all(struct att_verifier *v, const struct att_quote *q, const stru
     return 1;
 }
 
+/* Whether a failure lies with what the collateral source served rather than with the quote: each
+ * collateral step starts with its item's admission verdict, and its validity windows are the
+ * source's to keep fresh. A caller serving many platforms retries such a failure later. */
+static bool collateral_at_fault(const struct att_result *res, struct att_coll *const c[4])
+{
+    int kind;
+    switch (res->failed_step) {
+    case ATT_STEP_TCB_INFO:
+        kind = ATT_COLLATERAL_TCB_INFO;
+        break;
+    case ATT_STEP_QE_IDENTITY:
+        kind = ATT_COLLATERAL_QE_IDENTITY;
+        break;
+    case ATT_STEP_PCK_CRL:
+        kind = ATT_COLLATERAL_PCK_CRL;
+        break;
+    case ATT_STEP_ROOT_CA_CRL:
+        kind = ATT_COLLATERAL_ROOT_CA_CRL;
+        break;
+    default:
+        return false;
+    }
+    return c[kind] != NULL && (c[kind]->error != 0 || res->error == ERR_EXPIRED);
+}
+
 #define STEP(step, expr)                                                                           \
     do {                                                                                           \
         int step_r_ = (expr);                                                                      \
@@ -416,6 +441,7 @@ int att_verify(struct att_verifier *v, struct view quote, int64_t at, struct att
     }
     res->verified = true;
 out:
+    res->collateral_fault = !res->verified && collateral_at_fault(res, c);
     for (int k = 0; k < 4; k++)
         if (c[k] != NULL)
             att_obj_unref(&c[k]->obj);

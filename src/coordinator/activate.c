@@ -76,6 +76,9 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
     /* Collateral that could not be had says nothing about the marble: a retryable error. */
     ENSURE(res.verified || res.failed_step != ATT_STEP_COLLATERAL, res.error,
            "cannot verify the marble yet: %s", res.detail);
+    ENSURE(res.verified || !res.collateral_fault, ERR_ATT_NO_COLLATERAL,
+           "cannot verify the marble yet: the collateral served is not usable: %s: %s", att_step_name(res.failed_step),
+           res.detail);
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t expect[64];

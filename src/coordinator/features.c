@@ -46,6 +46,9 @@ int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status
     /* as at activation: collateral that could not be had yet says nothing about the quote */
     ENSURE_OUT(res.verified || res.failed_step != ATT_STEP_COLLATERAL, res.error, "cannot verify the quote yet: %s",
                res.detail);
+    ENSURE_OUT(res.verified || !res.collateral_fault, ERR_ATT_NO_COLLATERAL,
+               "cannot verify the quote yet: the collateral served is not usable: %s: %s",
+               att_step_name(res.failed_step), res.detail);
     ENSURE_OUT(res.verified, ERR_ATTESTATION, "%s: %s", att_step_name(res.failed_step), res.detail);
     /* the signed message: base64 of the quote exactly as received, then the status */
     TRY_OUT(enc_b64(&msg, quote));

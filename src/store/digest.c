@@ -89,8 +89,13 @@ static int digest_load(struct store *s, const struct store_keys *k, struct store
     int r = s->kv->get(s->kv, STORE_KEY_DIGEST, &sealed, &rev);
     if (r == ERR_NOT_FOUND)
         r = TAMPERED("its digest (" STORE_KEY_DIGEST ") is missing");
-    if (r == 0 && crypto_aead_open(k->value, view_str(STORE_KEY_DIGEST), buf_view(&sealed), &plain) == ERR_CORRUPT)
-        r = TAMPERED("its digest (" STORE_KEY_DIGEST ") fails authentication");
+    if (r == 0) {
+        int o = crypto_aead_open(k->value, view_str(STORE_KEY_DIGEST), buf_view(&sealed), &plain);
+        if (o == ERR_CORRUPT)
+            r = TAMPERED("its digest (" STORE_KEY_DIGEST ") fails authentication");
+        else if (o < 0)
+            r = o; /* out of memory, say: not a verdict on the state */
+    }
     struct rd in = rd_init(buf_view(&plain));
     if (r == 0 && (rd_bytes(&in, 4, &magic) < 0 || !view_eq(magic, view_of(digest_magic, 4)) ||
                    rd_u64le(&in, &d->counter) < 0 || rd_u64le(&in, &d->count) < 0 || rd_bytes(&in, 32, &sum) < 0 ||
@@ -110,6 +115,10 @@ int store_digest_reload(struct store *s, const struct store_keys *k)
 {
     struct store_digest d = {0};
     int r = digest_load(s, k, &d);
+    /* another writer only ever moves the counter on; an older digest was put back */
+    if (r == 0 && d.counter < s->digest.counter)
+        r = TAMPERED("its digest (" STORE_KEY_DIGEST ") went back from commit %llu to %llu",
+                     (unsigned long long)s->digest.counter, (unsigned long long)d.counter);
     if (r == 0)
         s->digest = d;
     mem_wipe(&d, sizeof(d));
@@ -181,7 +190,10 @@ int store_digest_verify(struct store *s, const struct store_keys *k)
     struct store_digest want = {0};
     TRY(digest_load(s, k, &want));
     struct verify *v = calloc(1, sizeof(*v));
-    ENSURE(v != NULL, ERR_NOMEM, "cannot allocate a state check");
+    if (v == NULL) {
+        mem_wipe(&want, sizeof(want));
+        FAIL(ERR_NOMEM, "cannot allocate a state check");
+    }
     v->k = k;
     v->counter = want.counter;
     v->plain = (struct buf)BUF_INIT;

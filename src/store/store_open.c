@@ -268,6 +268,7 @@ int store_reset(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view 
     struct store_keys k;
     int r = store_keys_derive(dek, &k);
     if (r < 0) {
+        mem_wipe(&k, sizeof(k));
         sealer_free(sealer);
         return r;
     }
@@ -295,7 +296,11 @@ int store_rekey(struct store *s, const uint8_t dek[STORE_DEK_SIZE], struct view 
         sealer_free(sealer);
         FAIL_OUT(c.all ? ERR_WRONG_STATE : ERR_NOMEM, "the store is not open");
     }
-    r = store_keys_derive(dek, &k);
+    /* The rows are written again under a new digest: they must be the ones the current digest
+     * covers, or a change made to the files while the Coordinator runs would become permanent. */
+    r = store_digest_verify(s, &s->keys);
+    if (r == 0)
+        r = store_keys_derive(dek, &k);
     if (r == 0)
         r = s->kv->scan(s->kv, "", collect_plain, &c);
     for (size_t i = 0; r == 0 && i < t->count; i++) /* t's writes come last: they win */

@@ -463,6 +463,7 @@ static void poisoned_then_repaired(struct standin *st, size_t route, struct view
     cr_expect_eq(res.failed_step, step, "%s", att_step_name(res.failed_step));
     cr_expect_eq(res.error, code, "%s: %s", err_name(res.error), res.detail);
     cr_expect_str_eq(res.detail, detail);
+    cr_expect(res.collateral_fault, "the source's fault, not the quote's: a caller may retry");
     st->routes[route].body = good; /* the PCCS is repaired */
     usleep((QY_ATT_RETRY_BASE_MS + 200) * 1000);
     cr_assert_eq(att_verify(v, buf_view(&st->q), qtime_now(), &res), 0);

@@ -186,6 +186,7 @@ Test(testkit, revoked_platform_or_qe_level_does_not_verify)
         cr_expect(!res.verified, "case %zu verified", i);
         cr_expect_eq(res.failed_step, cases[i].step, "case %zu: %s", i,
                      att_step_name(res.failed_step));
+        cr_expect(!res.collateral_fault, "case %zu: a revoked level is the platform's, not the source's", i);
         cr_expect_eq(res.error, ERR_ATT_TCB_REVOKED, "case %zu: %s", i, err_name(res.error));
         cr_expect(strncmp(res.detail, cases[i].detail, strlen(cases[i].detail)) == 0,
                   "case %zu: \"%s\"", i, res.detail);

@@ -538,3 +538,26 @@ Test(digest, a_row_deleted_while_open_is_found_at_the_next_open, .init = setup, 
     store_free(s);
     REFUSED("the state was tampered with: 1 row(s) missing (%lld entries, the digest counts %lld)", n, n + 1);
 }
+
+/* A rekey writes every row again under a new digest: it must first find the rows are the ones the
+ * current digest covers, or a change made while the Coordinator runs would become permanent. */
+Test(digest, a_rekey_refuses_rows_changed_while_open, .init = setup, .fini = teardown)
+{
+    a_state();
+    long long n = sql_int(db, COUNTED);
+    struct store *s = open_store(spec_db, spec_key);
+    sql(db, "DELETE FROM kv WHERE key = 'secrets'");
+    uint8_t dek[STORE_DEK_SIZE];
+    memcpy(dek, dek1, sizeof(dek));
+    dek[0]++;
+    struct store_txn *t = store_txn_new();
+    int r = store_rekey(s, dek, view_str("{\"recovery\":2}"), sealer(spec_key), t);
+    cr_assert_eq(r, ERR_TAMPERED, "%s", err_name(r));
+    char want[160];
+    snprintf(want, sizeof(want), "the state was tampered with: 1 row(s) missing (%lld entries, the digest counts %lld)",
+             n - 1, n);
+    cr_assert_str_eq(err_detail(r), want);
+    store_txn_free(t);
+    store_free(s);
+    REFUSED("the state was tampered with: 1 row(s) missing (%lld entries, the digest counts %lld)", n - 1, n);
+}
