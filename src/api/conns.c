@@ -184,27 +184,12 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-bool api_log_limit_allow(struct api_log_limit *l, double period_seconds, unsigned long *suppressed)
-{
-    double now = now_seconds();
-    pthread_mutex_lock(&l->lock);
-    bool allow = l->last == 0 || now - l->last >= period_seconds;
-    *suppressed = l->suppressed;
-    if (allow) {
-        l->last = now;
-        l->suppressed = 0;
-    } else {
-        l->suppressed++;
-    }
-    pthread_mutex_unlock(&l->lock);
-    return allow;
-}
-
 /* One line per server and QY_ACCEPT_LOG_SECONDS, however many loops fail how often. */
 static void log_accept_error(struct api_conns *c, int e, size_t evicted)
 {
-    unsigned long suppressed;
-    if (api_log_limit_allow(c->cfg.log, QY_ACCEPT_LOG_SECONDS, &suppressed))
+    unsigned long long suppressed;
+    unsigned since;
+    if (log_limit_take(c->cfg.log, &suppressed, &since))
         log_warn("api", "cannot accept connections: pausing and closing idle ones",
                  LF_STR("server", c->cfg.name), LF_STR("error", strerror(e)),
                  LF_UINT("connections", c->open), LF_UINT("closed", evicted),

@@ -15,23 +15,11 @@
 
 #include "api.h"
 
-/* A rate limit for a log line that outside events can trigger at any rate (accept errors of all
- * loops of one server, libevent's own warnings): at most one line per period. */
-struct api_log_limit {
-    pthread_mutex_t lock;
-    double last;              /* monotonic seconds of the last line; 0: none yet */
-    unsigned long suppressed; /* events since that line */
-};
-
-/* Whether to log now; if so, *suppressed is the count of events not logged since the last line.
- * Thread-safe. */
-bool api_log_limit_allow(struct api_log_limit *l, double period_seconds, unsigned long *suppressed);
-
 struct api_conns_config {
     const char *name;            /* the server's, for logs (borrowed, outlives the conns) */
     size_t cap;                  /* this loop's share of the server's cap, >= 1 */
     int request_timeout_seconds; /* from accept or the last response to a complete request */
-    struct api_log_limit *log;   /* accept errors; borrowed, shared by the server's loops */
+    struct log_limit *log;       /* accept errors; borrowed, shared by the server's loops */
 };
 
 struct api_conns;

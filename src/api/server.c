@@ -51,7 +51,7 @@ struct api_server {
     SSL_CTX *ssl_ctx; /* current identity; until one is set, a context without a certificate */
     struct loop *loops;
     int nloops;
-    struct api_log_limit accept_log;
+    struct log_limit accept_log; /* one line per QY_ACCEPT_LOG_SECONDS */
 };
 
 struct api_request {
@@ -66,13 +66,14 @@ struct api_request {
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
-static struct api_log_limit libevent_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+static struct log_limit libevent_log = LOG_LIMIT_INIT(1, 60 / QY_ACCEPT_LOG_SECONDS);
 
 /* libevent's own warnings can be caused from outside (a flood of bad connections): rate-limited. */
 static void on_libevent_log(int severity, const char *msg)
 {
-    unsigned long suppressed;
-    if (severity >= EVENT_LOG_WARN && api_log_limit_allow(&libevent_log, QY_ACCEPT_LOG_SECONDS, &suppressed))
+    unsigned long long suppressed;
+    unsigned since;
+    if (severity >= EVENT_LOG_WARN && log_limit_take(&libevent_log, &suppressed, &since))
         log_warn("api", "libevent", LF_STR("message", msg), LF_UINT("suppressed", suppressed));
 }
 
@@ -431,6 +432,7 @@ int api_server_start(const struct api_server_config *cfg, struct api_server **ou
     struct api_server *s = calloc(1, sizeof(*s));
     ENSURE(s != NULL, ERR_NOMEM, "cannot allocate a server");
     pthread_mutex_init(&s->ctx_lock, NULL);
+    s->accept_log = (struct log_limit)LOG_LIMIT_INIT(1, 60 / QY_ACCEPT_LOG_SECONDS);
     pthread_mutex_init(&s->accept_log.lock, NULL);
     TRY_OUT(server_config(s, cfg));
     if (cfg->tls)

@@ -65,6 +65,19 @@ bool coord_marble_type_known(struct coord *c, const char *name)
 }
 
 /* The quote verifies, is bound to this key and TLS session, and meets the package policy. */
+/* Collateral that could not be had, or that the source served wrong, says nothing about the quote:
+ * a retryable error (503) rather than a refusal. 0 when the verdict is the quote's own. */
+int coord_quote_retry_later(const struct att_result *res, const char *what)
+{
+    if (res->verified)
+        return 0;
+    ENSURE(res->failed_step != ATT_STEP_COLLATERAL, res->error, "cannot verify %s yet: %s", what, res->detail);
+    ENSURE(!res->collateral_fault, ERR_ATT_NO_COLLATERAL,
+           "cannot verify %s yet: the collateral served is not usable: %s: %s", what, att_step_name(res->failed_step),
+           res->detail);
+    return 0;
+}
+
 static int check_quote(struct coord *c, const struct coord_activation_request *req, const struct coord_mf *mf,
                        const struct mf_package *pkg)
 {
@@ -73,12 +86,7 @@ static int check_quote(struct coord *c, const struct coord_activation_request *r
     ENSURE(req->quote.size > 0, ERR_POLICY, "marble verification failed: no quote");
     struct att_result res;
     TRY(att_verify(c->cfg.verifier, req->quote, coord_now(c), &res));
-    /* Collateral that could not be had says nothing about the marble: a retryable error. */
-    ENSURE(res.verified || res.failed_step != ATT_STEP_COLLATERAL, res.error,
-           "cannot verify the marble yet: %s", res.detail);
-    ENSURE(res.verified || !res.collateral_fault, ERR_ATT_NO_COLLATERAL,
-           "cannot verify the marble yet: the collateral served is not usable: %s: %s", att_step_name(res.failed_step),
-           res.detail);
+    TRY(coord_quote_retry_later(&res, "the marble"));
     ENSURE(res.verified, ERR_POLICY, "marble verification failed: invalid quote: %s: %s", att_step_name(res.failed_step),
            res.detail);
     uint8_t expect[64];

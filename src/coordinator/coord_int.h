@@ -93,6 +93,10 @@ struct coord {
 };
 
 int64_t coord_now(const struct coord *c);
+/* A retryable error when `res` failed for its collateral, not for the quote (activate.c); 0 when
+ * verified or refused on the quote's own merits. `what` names it in the message ("the marble"). */
+struct att_result;
+int coord_quote_retry_later(const struct att_result *res, const char *what) QY_MUST_USE;
 
 /* Snapshots: take a reference to the current one (release with coord_snapshot_put); publish a new
  * one (takes over `s`). */

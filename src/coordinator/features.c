@@ -43,12 +43,7 @@ int coord_sign_quote(struct coord *c, struct view quote, const char **tcb_status
     TRY_OUT(gate(s, MF_FEATURE_SIGN_QUOTE, "SignQuoteEndpoint"));
     ENSURE_OUT(c->cfg.verifier != NULL, ERR_UNSUPPORTED, "quotes cannot be verified in simulation mode");
     TRY_OUT(att_verify(c->cfg.verifier, quote, coord_now(c), &res));
-    /* as at activation: collateral that could not be had yet says nothing about the quote */
-    ENSURE_OUT(res.verified || res.failed_step != ATT_STEP_COLLATERAL, res.error, "cannot verify the quote yet: %s",
-               res.detail);
-    ENSURE_OUT(res.verified || !res.collateral_fault, ERR_ATT_NO_COLLATERAL,
-               "cannot verify the quote yet: the collateral served is not usable: %s: %s",
-               att_step_name(res.failed_step), res.detail);
+    TRY_OUT(coord_quote_retry_later(&res, "the quote"));
     ENSURE_OUT(res.verified, ERR_ATTESTATION, "%s: %s", att_step_name(res.failed_step), res.detail);
     /* the signed message: base64 of the quote exactly as received, then the status */
     TRY_OUT(enc_b64(&msg, quote));

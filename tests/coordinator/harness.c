@@ -127,14 +127,10 @@ int qc_start_refused(struct qc *q, const char *const *extra)
     ports_file(q, ports, sizeof(ports));
     qc_spawn(q, extra);
     for (int i = 0; i < 1200; i++) {
-        int st;
-        if (waitpid(q->pid, &st, WNOHANG) == q->pid) {
-            q->pid = 0;
+        int st = qc_wait_exit(q, 0.05);
+        if (st != -1)
             return st;
-        }
         cr_assert(!read_ports(q, ports), "quarry-coordinator started serving; see %s", q->log);
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
     }
     cr_assert_fail("quarry-coordinator neither served nor exited in 60 s; see %s", q->log);
     return -1;
